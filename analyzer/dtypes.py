@@ -1,0 +1,138 @@
+"""Type inference, value by value, as Deequ 2.0.2 (the SageMaker analyzer's base) does it.
+
+Each non-null value, as a string, is classified by regular expression; the column type is then
+decided from the class counts. Spark evaluates the same patterns (Java regex, ``rlike``), so
+the Python :func:`classify` below and the Spark aggregation agree by construction.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+FRACTIONAL_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))$"
+INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
+BOOLEAN_PATTERN = r"^(true|false)$"
+
+# Java's `$` also matches before a final line terminator; Python's `$` does the same for "\n".
+_FRACTIONAL = re.compile(FRACTIONAL_PATTERN, re.ASCII)
+_INTEGRAL = re.compile(INTEGRAL_PATTERN, re.ASCII)
+_BOOLEAN = re.compile(BOOLEAN_PATTERN)
+
+
+class InferredType(str, enum.Enum):
+    """The ``inferred_type`` values of SageMaker's statistics and constraints files."""
+
+    INTEGRAL = "Integral"
+    FRACTIONAL = "Fractional"
+    STRING = "String"
+    UNKNOWN = "Unknown"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in (InferredType.INTEGRAL, InferredType.FRACTIONAL)
+
+
+class ValueClass(str, enum.Enum):
+    FRACTIONAL = "Fractional"
+    INTEGRAL = "Integral"
+    BOOLEAN = "Boolean"
+    STRING = "String"
+    NULL = "Unknown"
+
+
+def classify(value: str | None) -> ValueClass:
+    """Classify one value as Deequ's ``DataType`` analyzer does.
+
+    Examples
+    --------
+    >>> classify("3.0").value, classify("3").value, classify("1.").value, classify(None).value
+    ('Fractional', 'Integral', 'String', 'Unknown')
+    """
+    if value is None:
+        return ValueClass.NULL
+    if _FRACTIONAL.search(value):
+        return ValueClass.FRACTIONAL
+    if _INTEGRAL.search(value):
+        return ValueClass.INTEGRAL
+    if _BOOLEAN.search(value):
+        return ValueClass.BOOLEAN
+    return ValueClass.STRING
+
+
+@dataclass(frozen=True)
+class TypeCounts:
+    """How many non-null values of a column fall in each class."""
+
+    non_null: int = 0
+    fractional: int = 0
+    integral: int = 0
+    boolean: int = 0
+
+    @property
+    def string(self) -> int:
+        return self.non_null - self.fractional - self.integral - self.boolean
+
+    @staticmethod
+    def zero() -> "TypeCounts":
+        return TypeCounts()
+
+    def merge(self, other: "TypeCounts") -> "TypeCounts":
+        return TypeCounts(
+            self.non_null + other.non_null,
+            self.fractional + other.fractional,
+            self.integral + other.integral,
+            self.boolean + other.boolean,
+        )
+
+    @staticmethod
+    def of(values: "list[str | None]") -> "TypeCounts":
+        counts = {c: 0 for c in ValueClass}
+        for v in values:
+            counts[classify(v)] += 1
+        return TypeCounts(
+            non_null=len(values) - counts[ValueClass.NULL],
+            fractional=counts[ValueClass.FRACTIONAL],
+            integral=counts[ValueClass.INTEGRAL],
+            boolean=counts[ValueClass.BOOLEAN],
+        )
+
+    def count_of(self, inferred: InferredType) -> int:
+        """Values matching a baseline type, as the data type check counts them.
+
+        Integral values do not count as Fractional (a real SageMaker report shows integer values
+        in a Fractional column as "Only 0.0% of data is Fractional"); Boolean values count as String
+        because this project reports Boolean columns as String.
+        """
+        if inferred is InferredType.FRACTIONAL:
+            return self.fractional
+        if inferred is InferredType.INTEGRAL:
+            return self.integral
+        if inferred is InferredType.STRING:
+            return self.string + self.boolean
+        return 0
+
+
+def infer_type(counts: TypeCounts) -> InferredType:
+    """Decide the column type from its value classes (Deequ ``DataTypeHistogram.determineType``).
+
+    Deequ's ``Boolean`` result (a column holding only ``true``/``false``) is reported as
+    ``String``: SageMaker's schema has no Boolean type, and as a String the column keeps its
+    categorical distribution and domain.
+
+    Examples
+    --------
+    >>> infer_type(TypeCounts(non_null=3, integral=2, fractional=1)).value
+    'Fractional'
+    >>> infer_type(TypeCounts(non_null=2, integral=1, boolean=1)).value
+    'String'
+    """
+    if counts.non_null == 0:
+        return InferredType.UNKNOWN
+    if counts.string > 0 or (counts.boolean > 0 and (counts.integral > 0 or counts.fractional > 0)):
+        return InferredType.STRING
+    if counts.boolean > 0:
+        return InferredType.STRING
+    if counts.fractional > 0:
+        return InferredType.FRACTIONAL
+    return InferredType.INTEGRAL

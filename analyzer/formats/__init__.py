@@ -1,0 +1,1 @@
+"""One module per file format: report model <-> JSON-ready dicts (SageMaker's field names)."""

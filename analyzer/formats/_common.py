@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def finite(x: Any) -> float:
+    """A JSON-safe double: NaN and infinities are not valid JSON, so they become 0.0."""
+    value = float(x)
+    return value if math.isfinite(value) else 0.0
+
+
+def require(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise ValueError(f"{where}: missing '{key}'")
+    value = d[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValueError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
+    return value

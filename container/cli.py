@@ -1,0 +1,99 @@
+"""``mmon``: the same jobs as the container, from a laptop or a scheduler.
+
+    mmon baseline data.csv --output out/
+    mmon monitor capture/ --statistics out/statistics.json --constraints out/constraints.json --output report/
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import params
+
+EXIT_VIOLATIONS = 3
+
+
+def _format_for(path: str, args: argparse.Namespace) -> str:
+    fmt = args.format
+    if fmt is None:
+        name = Path(path).name.lower().removesuffix(".gz")
+        if Path(path).is_dir():
+            fmt = "csv"
+        elif name.endswith((".jsonl", ".json")):
+            fmt = "json"
+        elif name.endswith(".parquet"):
+            fmt = "parquet"
+        else:
+            fmt = "csv"
+    if fmt == "csv":
+        return json.dumps({"csv": {"header": args.header}})
+    if fmt == "json":
+        return json.dumps({"json": {"lines": True}})
+    if fmt == "parquet":
+        return json.dumps({"parquet": {}})
+    return json.dumps({"sagemakerCaptureJson": {"captureIndexNames": args.capture_index_names}})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmon", description="SageMaker Model Monitor compatible data-quality jobs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("data", help="dataset file or directory")
+        p.add_argument("--output", "-o", required=True, help="directory for the report files")
+        p.add_argument("--format", choices=["csv", "json", "parquet", "capture"], help="default: from the file name")
+        p.add_argument("--no-header", dest="header", action="store_false", help="CSV without a header row")
+        p.add_argument("--spark-master", help="Spark master URL (default local[*])")
+
+    base = sub.add_parser("baseline", help="profile a dataset into statistics.json and constraints.json")
+    common(base)
+    base.add_argument("--categorical-drift-method", choices=["LInfinity", "ChiSquared"])
+
+    mon = sub.add_parser("monitor", help="check data against a baseline: constraint_violations.json")
+    common(mon)
+    mon.add_argument("--statistics", required=True, help="baseline statistics.json")
+    mon.add_argument("--constraints", required=True, help="baseline constraints.json")
+    mon.add_argument("--start-time")
+    mon.add_argument("--end-time")
+    mon.add_argument("--capture-index-names", nargs="+", default=["endpointInput", "endpointOutput"])
+    mon.add_argument("--fail-on-violations", action="store_true", help=f"exit {EXIT_VIOLATIONS} when violations are found")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .entrypoint import main as job_main
+
+    env = {k: v for k, v in os.environ.items() if k not in params.ANALYZER_PARAMETERS}
+    env.update({
+        params.DATASET_SOURCE: os.path.abspath(args.data),
+        params.DATASET_FORMAT: _format_for(args.data, args),
+        params.OUTPUT_PATH: os.path.abspath(args.output),
+    })
+    if args.spark_master:
+        env[params.SPARK_MASTER] = args.spark_master
+    if args.command == "baseline" and args.categorical_drift_method:
+        env[params.CATEGORICAL_DRIFT_METHOD] = args.categorical_drift_method
+    if args.command == "monitor":
+        env[params.BASELINE_STATISTICS] = os.path.abspath(args.statistics)
+        env[params.BASELINE_CONSTRAINTS] = os.path.abspath(args.constraints)
+        if args.start_time:
+            env[params.START_TIME] = args.start_time
+        if args.end_time:
+            env[params.END_TIME] = args.end_time
+    with tempfile.TemporaryDirectory(prefix="mmon-") as base:
+        env[params.BASE_DIR] = base
+        code = job_main(env)
+        message = (Path(base) / params.MESSAGE_FILE).read_text(encoding="utf-8")
+    print(message)
+    if code == 0 and message.startswith("CompletedWithViolations") and args.command == "monitor" and args.fail_on_violations:
+        return EXIT_VIOLATIONS
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

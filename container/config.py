@@ -1,0 +1,222 @@
+"""JobConfig: the job environment, read once, validated, frozen."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from analyzer.errors import InputError
+
+from . import params
+
+SUPPORTED_FORMATS = ("csv", "json", "parquet", "sagemakerCaptureJson", "sagemakerMergeJson")
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    header: bool = False
+    output_columns_position: str = "START"
+    field_delimiter: str = ","
+    quote_character: str = '"'
+    quote_escape_character: str = "\\"
+
+
+@dataclass(frozen=True)
+class JsonFormat:
+    lines: bool = True
+
+
+@dataclass(frozen=True)
+class ParquetFormat:
+    pass
+
+
+@dataclass(frozen=True)
+class CaptureFormat:
+    capture_index_names: tuple[str, ...] = ("endpointInput", "endpointOutput")
+
+
+DatasetFormat = CsvFormat | JsonFormat | ParquetFormat | CaptureFormat
+
+
+def _bool(value: Any, name: str, raw: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InputError("DATASET_FORMAT_INVALID", value=raw, reason=f"'{name}' must be true or false")
+
+
+def parse_dataset_format(raw: str | None) -> DatasetFormat:
+    """Parse the ``dataset_format`` JSON as SageMaker's SDK and service write it."""
+    if raw is None or not raw.strip():
+        raise InputError("ENV_MISSING", name=params.DATASET_FORMAT)
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError("DATASET_FORMAT_INVALID", value=raw, reason=f"not JSON ({exc.msg})") from None
+    if not isinstance(doc, dict):
+        raise InputError("DATASET_FORMAT_INVALID", value=raw, reason="must be a JSON object")
+    keys = [k for k in doc if k != "compression"]
+    if len(keys) != 1:
+        raise InputError("DATASET_FORMAT_INVALID", value=raw, reason="must name exactly one format")
+    # The service's batch shapes are capitalised ({"Csv": {"Header": true}}); accept both spellings.
+    name = keys[0]
+    canonical = {k.lower(): k for k in SUPPORTED_FORMATS}.get(name.lower())
+    if canonical is None:
+        raise InputError("DATASET_FORMAT_UNSUPPORTED", name=name, supported=", ".join(SUPPORTED_FORMATS))
+    options = doc[name] if doc[name] is not None else {}
+    if not isinstance(options, dict):
+        raise InputError("DATASET_FORMAT_INVALID", value=raw, reason=f"options of '{name}' must be an object")
+    opts = {k.lower(): v for k, v in options.items()}
+    if canonical == "csv":
+        position = str(opts.get("output_columns_position", "START")).upper()
+        if position not in ("START", "END"):
+            raise InputError("DATASET_FORMAT_INVALID", value=raw, reason="output_columns_position must be START or END")
+        fmt = CsvFormat(header=_bool(opts.get("header", False), "header", raw), output_columns_position=position)
+        for key in ("field_delimiter", "quote_character", "quote_escape_character"):
+            if key in opts:
+                if not isinstance(opts[key], str) or len(opts[key]) != 1:
+                    raise InputError("DATASET_FORMAT_INVALID", value=raw, reason=f"{key} must be one character")
+                fmt = CsvFormat(**{**fmt.__dict__, key: opts[key]})
+        return fmt
+    if canonical == "json":
+        lines = opts.get("lines", opts.get("line", True))
+        return JsonFormat(lines=_bool(lines, "lines", raw))
+    if canonical == "parquet":
+        return ParquetFormat()
+    names = opts.get("captureindexnames", ["endpointInput", "endpointOutput"])
+    if not isinstance(names, list) or not names or not all(n in ("endpointInput", "endpointOutput") for n in names):
+        raise InputError(
+            "DATASET_FORMAT_INVALID", value=raw, reason="captureIndexNames must list endpointInput and/or endpointOutput"
+        )
+    return CaptureFormat(tuple(names))
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError("ENV_INVALID", name=name, value=value, reason="not an ISO-8601 time") from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the job reads its config and writes its message; relocatable for tests."""
+
+    base_dir: Path
+
+    @staticmethod
+    def from_environ(environ: Mapping[str, str]) -> "Paths":
+        return Paths(Path(environ.get(params.BASE_DIR) or params.DEFAULT_BASE_DIR))
+
+    @property
+    def processing_job_config(self) -> Path:
+        return self.base_dir / params.PROCESSING_JOB_CONFIG
+
+    @property
+    def message_file(self) -> Path:
+        return self.base_dir / params.MESSAGE_FILE
+
+    @property
+    def default_cloudwatch_dir(self) -> Path:
+        return self.base_dir / params.DEFAULT_CLOUDWATCH_DIR
+
+
+def merged_environment(environ: Mapping[str, str], paths: Paths) -> dict[str, str]:
+    """The job parameters: the process environment, overlaid with the ``Environment`` map of
+    ``processingjobconfig.json`` when that file exists (the file wins, as it is what the
+    SageMaker image reads)."""
+    merged = dict(environ)
+    path = paths.processing_job_config
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError("ENV_INVALID", name=str(path), value="...", reason=f"unreadable JSON: {exc}") from None
+        env = doc.get("Environment") if isinstance(doc, dict) else None
+        if isinstance(env, dict):
+            merged.update({str(k): str(v) for k, v in env.items()})
+    return merged
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    dataset_source: str
+    dataset_format: DatasetFormat
+    output_path: str
+    baseline_statistics: str | None = None
+    baseline_constraints: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    publish_cloudwatch_metrics: bool = False
+    endpoint_name: str | None = None
+    schedule_name: str | None = None
+    metric_time: datetime | None = None
+    categorical_drift_method: str | None = None
+    record_preprocessor_script: str | None = None
+    post_analytics_processor_script: str | None = None
+    cloudwatch_dir: str | None = None
+    capture_max_bad_fraction: float = 0.01
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_monitoring(self) -> bool:
+        return bool(self.baseline_statistics or self.baseline_constraints)
+
+    @staticmethod
+    def from_environ(env: Mapping[str, str], paths: Paths) -> "JobConfig":
+        def required(name: str) -> str:
+            value = env.get(name)
+            if value is None or not value.strip():
+                raise InputError("ENV_MISSING", name=name)
+            return value.strip()
+
+        def optional(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        fmt = parse_dataset_format(env.get(params.DATASET_FORMAT))
+        start = parse_time(env.get(params.START_TIME), params.START_TIME)
+        end = parse_time(env.get(params.END_TIME), params.END_TIME)
+        if start and end and start >= end:
+            raise InputError("TIME_WINDOW_INVALID", start=env[params.START_TIME], end=env[params.END_TIME])
+        publish = (optional(params.PUBLISH_CLOUDWATCH_METRICS) or "Disabled")
+        if publish not in ("Enabled", "Disabled"):
+            raise InputError("ENV_INVALID", name=params.PUBLISH_CLOUDWATCH_METRICS, value=publish, reason="must be Enabled or Disabled")
+        drift = optional(params.CATEGORICAL_DRIFT_METHOD)
+        if drift is not None and drift not in ("LInfinity", "ChiSquared"):
+            raise InputError("ENV_INVALID", name=params.CATEGORICAL_DRIFT_METHOD, value=drift, reason="must be LInfinity or ChiSquared")
+        bad_fraction_raw = optional(params.CAPTURE_MAX_BAD_FRACTION) or "0.01"
+        try:
+            bad_fraction = float(bad_fraction_raw)
+            if not 0 <= bad_fraction <= 1:
+                raise ValueError
+        except ValueError:
+            raise InputError("ENV_INVALID", name=params.CAPTURE_MAX_BAD_FRACTION, value=bad_fraction_raw, reason="must be a number in [0, 1]") from None
+        return JobConfig(
+            dataset_source=required(params.DATASET_SOURCE),
+            dataset_format=fmt,
+            output_path=required(params.OUTPUT_PATH),
+            baseline_statistics=optional(params.BASELINE_STATISTICS),
+            baseline_constraints=optional(params.BASELINE_CONSTRAINTS),
+            start_time=start,
+            end_time=end,
+            publish_cloudwatch_metrics=publish == "Enabled",
+            endpoint_name=optional(params.SAGEMAKER_ENDPOINT_NAME),
+            schedule_name=optional(params.SAGEMAKER_MONITORING_SCHEDULE_NAME),
+            metric_time=parse_time(env.get(params.METRIC_TIME), params.METRIC_TIME),
+            categorical_drift_method=drift,
+            record_preprocessor_script=optional(params.RECORD_PREPROCESSOR_SCRIPT),
+            post_analytics_processor_script=optional(params.POST_ANALYTICS_PROCESSOR_SCRIPT),
+            cloudwatch_dir=optional(params.CLOUDWATCH_METRICS_DIRECTORY) or str(paths.default_cloudwatch_dir),
+            capture_max_bad_fraction=bad_fraction,
+            extra={k: v for k, v in env.items() if k not in params.ANALYZER_PARAMETERS and k not in os.environ},
+        )

@@ -1,0 +1,137 @@
+"""read_dataset(spark, config) -> DataFrame for csv / json / parquet (capture: see capture.py)."""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from analyzer.errors import InputError
+
+from .config import CsvFormat, JsonFormat, ParquetFormat
+
+log = logging.getLogger(__name__)
+
+MALFORMED_COLUMN = "__mmon_malformed_record__"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    df: object  # pyspark DataFrame
+    malformed_column: str | None
+    files: tuple[str, ...]
+
+
+def list_data_files(source: str) -> list[str]:
+    """A file, or every data file under a directory (recursively), sorted; hidden files
+    (``.name``), Spark/Hadoop markers (``_SUCCESS``) and checksum files are skipped."""
+    root = Path(source)
+    if not root.exists():
+        raise InputError("DATASET_SOURCE_MISSING", source=source)
+    if root.is_file():
+        return [str(root)]
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if any(part.startswith((".", "_")) for part in rel) or path.suffix == ".crc":
+            continue
+        if path.is_file():
+            files.append(str(path))
+    if not files:
+        raise InputError("DATASET_NO_FILES", source=source)
+    return files
+
+
+def _open_text(path: str):
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _first_json_keys(files: list[str]) -> list[str]:
+    """Key order of the first JSON record, so that features follow the input's column order
+    (Spark's JSON reader sorts fields by name)."""
+    for path in files:
+        try:
+            with _open_text(path) as fh:
+                for line in fh:
+                    if line.strip():
+                        doc = json.loads(line)
+                        return list(doc) if isinstance(doc, dict) else []
+        except (OSError, ValueError):
+            return []
+    return []
+
+
+def _check_parquet(files: list[str]) -> None:
+    for path in files:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(max(0, size - 4))
+                tail = fh.read(4)
+        except OSError as exc:
+            raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=str(exc)) from None
+        if size < 12 or head != b"PAR1" or tail != b"PAR1":
+            raise InputError(
+                "DATASET_UNREADABLE", what=f"Parquet file {path}", reason="not a Parquet file (missing PAR1 magic; truncated or corrupt)"
+            )
+
+
+def read_dataset(spark, source: str, fmt) -> Dataset:
+    files = list_data_files(source)
+    log.info("Files to process: %d under %s", len(files), source)
+    if isinstance(fmt, CsvFormat):
+        from pyspark.sql import types as T
+
+        options = {"sep": fmt.field_delimiter, "quote": fmt.quote_character, "escape": fmt.quote_escape_character,
+                   "header": str(fmt.header).lower(), "encoding": "UTF-8"}
+        try:
+            columns = spark.read.options(**options).csv(files).columns
+        except Exception as exc:  # an empty first file, unreadable bytes
+            raise InputError("DATASET_EMPTY", source=source, detail=f" ({_first_line(exc)})") from None
+        if not columns:
+            raise InputError("DATASET_EMPTY", source=source, detail="")
+        schema = T.StructType(
+            [T.StructField(c, T.StringType()) for c in columns] + [T.StructField(MALFORMED_COLUMN, T.StringType())]
+        )
+        df = (
+            spark.read.options(**options)
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
+            .schema(schema)
+            .csv(files)
+        )
+        return Dataset(df, MALFORMED_COLUMN, tuple(files))
+    if isinstance(fmt, JsonFormat):
+        reader = spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
+        if not fmt.lines:
+            reader = reader.option("multiLine", "true")
+        try:
+            df = reader.json(files)
+        except Exception as exc:
+            raise InputError("DATASET_UNREADABLE", what=f"JSON dataset {source}", reason=_first_line(exc)) from None
+        names = [c for c in df.columns if c != MALFORMED_COLUMN]
+        if not names:
+            raise InputError("DATASET_EMPTY", source=source, detail=" (no JSON records with fields)")
+        first = [k for k in _first_json_keys(files) if k in names] if fmt.lines else []
+        ordered = first + [c for c in names if c not in first]
+        malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in df.columns else None
+        df = df.select(*[f"`{c}`" for c in ordered], *([MALFORMED_COLUMN] if malformed else []))
+        return Dataset(df, malformed, tuple(files))
+    if isinstance(fmt, ParquetFormat):
+        _check_parquet(files)
+        try:
+            df = spark.read.option("mergeSchema", "true").parquet(*files)
+        except Exception as exc:
+            raise InputError("DATASET_UNREADABLE", what=f"Parquet dataset {source}", reason=_first_line(exc)) from None
+        return Dataset(df, None, tuple(files))
+    raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

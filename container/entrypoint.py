@@ -1,0 +1,167 @@
+"""main(environ) -> exit code: the one place that writes the exit message and decides the code.
+
+config -> Spark session -> dataset -> analyzer -> staged reports -> commit -> message.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from analyzer import MonitoringConfig, ProfileOptions, profile, suggest
+from analyzer.errors import AlgorithmError, AnalyzerError, InputError
+from analyzer.formats import constraints_json, statistics_json
+from analyzer.model import DistributionConstraints
+
+from . import exit_message, params
+from .config import JobConfig, Paths, merged_environment
+from .dataset import read_dataset
+from .outputs import ReportWriter, check_writable
+
+log = logging.getLogger("mmon")
+
+EXIT_FAILED = 255
+EXIT_STOPPED = 143
+
+
+class JobStopped(BaseException):
+    """Raised in the main thread by the SIGTERM handler (how SageMaker stops a job)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signal_name = signal.Signals(signum).name
+
+
+@dataclass(frozen=True)
+class JobResult:
+    violations: int
+    files: tuple[Path, ...]
+
+
+def configure_logging(env: Mapping[str, str]) -> None:
+    level = env.get(params.LOG_LEVEL, "INFO").upper()
+    root = logging.getLogger()
+    if not any(getattr(h, "_mmon", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._mmon = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level if level in logging._nameToLevel else "INFO")
+    for noisy in ("py4j", "py4j.clientserver", "py4j.java_gateway"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _install_stop_handler() -> None:
+    def handler(signum, frame):  # noqa: ARG001
+        raise JobStopped(signum)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        pass
+
+
+def run_baseline(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
+    dataset = read_dataset(spark, config.dataset_source, config.dataset_format)
+    result = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column))
+    _log_data_quality(result)
+    if result.statistics.item_count == 0:
+        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")
+    monitoring = MonitoringConfig(
+        distribution_constraints=DistributionConstraints(
+            categorical_drift_method=config.categorical_drift_method or "LInfinity"
+        )
+    )
+    constraints = suggest(result.statistics, monitoring)
+    writer.stage(params.STATISTICS_FILE, statistics_json.to_dict(result.statistics))
+    writer.stage(params.CONSTRAINTS_FILE, constraints_json.to_dict(constraints))
+    return JobResult(0, tuple(writer.commit()))
+
+
+def _log_data_quality(result) -> None:
+    if result.malformed_rows:
+        log.warning(
+            "%d rows did not have the header's number of fields: missing fields were counted as "
+            "missing values and extra fields were ignored",
+            result.malformed_rows,
+        )
+    if result.undecodable_values:
+        log.warning("%d values held bytes that are not UTF-8 and were counted as missing", result.undecodable_values)
+
+
+def run(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
+    if config.is_monitoring:
+        from .monitoring import run_monitoring
+
+        return run_monitoring(spark, config, writer)
+    return run_baseline(spark, config, writer)
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    environ = dict(os.environ if environ is None else environ)
+    paths = Paths.from_environ(environ)
+    configure_logging(environ)
+    _install_stop_handler()
+    started = time.monotonic()
+    writer: ReportWriter | None = None
+    try:
+        env = merged_environment(environ, paths)
+        config = JobConfig.from_environ(env, paths)
+        log.info("All params: %s", json.dumps({k: env[k] for k in sorted(env) if k in params.ANALYZER_PARAMETERS}))
+        writer = ReportWriter(check_writable(config.output_path))
+        from .session import build_session
+
+        spark = build_session(env)
+        try:
+            result = run(spark, config, writer)
+        except AnalyzerError:
+            raise
+        except JobStopped:
+            raise
+        except Exception as exc:  # Spark failures while reading data surface here
+            raise _classify_spark_error(exc) from exc
+        message = exit_message.completed(result.violations)
+        code = 0
+        log.info("Wrote %s in %.1f s", ", ".join(str(p) for p in result.files), time.monotonic() - started)
+    except JobStopped as stop:
+        if writer:
+            writer.discard()
+        message = exit_message.failed(str(InputError("STOPPED", signal=stop.signal_name)))
+        exit_message.write(paths.message_file, message)
+        log.error(message)
+        os._exit(EXIT_STOPPED)  # do not wait for Spark to wind down: SageMaker kills at its deadline
+    except AnalyzerError as exc:
+        if writer:
+            writer.discard()
+        message = exit_message.failed(str(exc))
+        code = exc.exit_code
+        log.error("%s", message)
+    except Exception as exc:  # our bug: still a one-line reason, and the traceback in the log
+        if writer:
+            writer.discard()
+        log.exception("Exception performing analysis")
+        message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))
+        code = EXIT_FAILED
+    exit_message.write(paths.message_file, message)
+    log.info("%s", message)
+    return code
+
+
+_INPUT_MARKERS = (
+    "FAILED_READ_FILE", "CANNOT_READ_FILE", "Parquet", "parquet", "MALFORMED", "Malformed", "corrupt",
+    "EOFException", "FileNotFoundException", "not a Parquet file", "ZipException", "gzip",
+)
+
+
+def _classify_spark_error(exc: Exception) -> AnalyzerError:
+    text = str(exc).strip()
+    first = text.splitlines()[0][:400] if text else type(exc).__name__
+    if any(marker in text for marker in _INPUT_MARKERS):
+        return InputError("DATASET_UNREADABLE", what="the dataset", reason=first)
+    return AlgorithmError("INTERNAL", reason=first)

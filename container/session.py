@@ -1,0 +1,82 @@
+"""The Spark session: local[*] by default, any master and extra settings from the environment."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from analyzer.errors import InputError
+
+from . import params
+
+log = logging.getLogger(__name__)
+
+
+def container_memory_bytes() -> int | None:
+    """The memory this process may use: the cgroup limit when one is set, else physical memory."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < (1 << 60):
+            return int(text)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_driver_memory() -> str:
+    """Half of the container's memory for the driver JVM (local mode runs everything there),
+    leaving the rest to Python, off-heap buffers and the page cache; at least 1 GiB."""
+    total = container_memory_bytes()
+    if not total:
+        return "2g"
+    mib = max(1024, int(total * 0.5) // (1 << 20))
+    return f"{mib}m"
+
+
+def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    master = env.get(params.SPARK_MASTER) or "local[*]"
+    cores = os.cpu_count() or 2
+    conf = {
+        "spark.app.name": "mmon-analyzer",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "true" if sys.stderr.isatty() else "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(max(4, 2 * cores)),
+        # The CSV reader only flags ragged rows when it parses every column.
+        "spark.sql.csv.parser.columnPruning.enabled": "false",
+        "spark.sql.files.maxPartitionBytes": str(64 << 20),
+        "spark.local.dir": env.get("TMPDIR", "/tmp"),
+        "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -XX:TieredStopAtLevel=4",
+    }
+    if master.startswith("local"):
+        conf["spark.driver.memory"] = env.get(params.DRIVER_MEMORY) or default_driver_memory()
+    raw = env.get(params.SPARK_CONF)
+    if raw:
+        try:
+            extra = json.loads(raw)
+            if not isinstance(extra, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            raise InputError("ENV_INVALID", name=params.SPARK_CONF, value=raw, reason=f"must be a JSON object ({exc})") from None
+        conf.update({str(k): str(v) for k, v in extra.items()})
+    return master, conf
+
+
+def build_session(env: Mapping[str, str]):
+    from pyspark.sql import SparkSession
+
+    master, conf = spark_settings(env)
+    builder = SparkSession.builder.master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    log.info("Starting Spark (master %s, driver memory %s)", master, conf.get("spark.driver.memory", "cluster default"))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(env.get("MMON_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
