@@ -96,7 +96,11 @@ def from_dict(d: Any) -> Constraints:
         if domains is not None and not isinstance(domains, list):
             raise ValueError(f"{where}.string_constraints.domains must be a list")
         overrides: dict[str, Any] = {}
-        for source in (strc.get("monitoring_config_overrides"), f.get("monitoringConfigOverrides")):
+        for source in (
+            strc.get("monitoring_config_overrides"),  # old SDK fixture
+            f.get("monitoring_config_overrides"),  # SDK Constraints.set_monitoring(feature_name=...)
+            f.get("monitoringConfigOverrides"),  # the docs
+        ):
             if isinstance(source, dict):
                 overrides.update(source)
         completeness = f.get("completeness")

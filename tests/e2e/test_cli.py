@@ -1,0 +1,44 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from container import cli
+from tests.conftest import REFERENCE, read_json
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_cli_baseline_writes_reports_and_prints_status(tmp_path, capsys):
+    code = cli.main(["baseline", str(ROOT / "sample" / "housing.csv"), "--output", str(tmp_path / "out"), "--spark-master", "local[2]"])
+    assert code == 0
+    assert capsys.readouterr().out.strip() == "Completed: Job completed successfully with no violations."
+    assert read_json(tmp_path / "out" / "statistics.json")["dataset"]["item_count"] == 506
+    assert (tmp_path / "out" / "constraints.json").exists()
+
+
+def test_cli_failure_exit_code_and_reason(tmp_path, capsys):
+    code = cli.main(["baseline", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "out")])
+    assert code == 255
+    assert capsys.readouterr().out.startswith("Failed: [DATASET_SOURCE_MISSING]")
+
+
+def test_python_m_container_runs_as_the_image_entrypoint(tmp_path):
+    """The image's ENTRYPOINT (`python -m container`, no arguments), in a fresh process."""
+    base = tmp_path / "ml"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        "SAGEMAKER_BASE_DIR": str(base),
+        "dataset_source": str(REFERENCE / "sdk_data_quality"),
+        "dataset_format": json.dumps({"csv": {"header": False}}),
+        "output_path": str(tmp_path / "out"),
+        "MMON_SPARK_MASTER": "local[1]",
+    }
+    # the directory also holds statistics/constraints JSON: only .csv must be read
+    env["dataset_source"] = str(REFERENCE / "sdk_data_quality" / "baseline_dataset.csv")
+    proc = subprocess.run([sys.executable, "-m", "container"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (base / "output" / "message").read_text() == "Completed: Job completed successfully with no violations."
+    assert read_json(tmp_path / "out" / "statistics.json")["features"][0]["name"] == "_c0"
+    assert "Traceback" not in proc.stderr

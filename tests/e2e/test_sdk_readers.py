@@ -1,0 +1,73 @@
+"""Our files through the SageMaker Python SDK's own readers and writers.
+
+The SDK reads reports from S3; its S3 download/upload calls are replaced by local file reads
+and a capture of the uploaded body, so the SDK's parsing and editing code runs unchanged.
+"""
+import json
+import shutil
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from analyzer.formats import constraints_json, statistics_json
+from container.entrypoint import main
+from tests.conftest import REFERENCE, read_json
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("sdk")
+    out = base / "out"
+    code = main({
+        "SAGEMAKER_BASE_DIR": str(base / "ml"), "output_path": str(out), "MMON_SPARK_MASTER": "local[2]",
+        "dataset_source": str(REFERENCE / "housing" / "housing.csv"),
+        "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
+    })
+    assert code == 0
+    return out
+
+
+def _local_reader(directory: Path):
+    def read_file(s3_uri, sagemaker_session=None):
+        return (directory / s3_uri.rsplit("/", 1)[-1]).read_text(encoding="utf-8")
+
+    return read_file
+
+
+def test_sdk_reads_our_statistics_and_constraints(baseline_dir):
+    from sagemaker.model_monitor import Constraints, Statistics
+
+    with mock.patch("sagemaker.s3.S3Downloader.read_file", side_effect=_local_reader(baseline_dir)):
+        stats = Statistics.from_s3_uri("s3://bucket/results/statistics.json", sagemaker_session=object())
+        constraints = Constraints.from_s3_uri("s3://bucket/results/constraints.json", sagemaker_session=object())
+    assert stats.body_dict["dataset"]["item_count"] == 506
+    assert [f["name"] for f in stats.body_dict["features"]][:3] == ["crim", "zn", "indus"]
+    assert constraints.body_dict["monitoring_config"]["evaluate_constraints"] == "Enabled"
+
+
+def test_sdk_edits_of_our_constraints_are_read_back(baseline_dir):
+    from sagemaker.model_monitor import Constraints
+
+    uploaded = {}
+
+    def upload(body, desired_s3_uri, kms_key=None, sagemaker_session=None):
+        uploaded[desired_s3_uri] = body
+        return desired_s3_uri
+
+    with mock.patch("sagemaker.s3.S3Downloader.read_file", side_effect=_local_reader(baseline_dir)), \
+            mock.patch("sagemaker.s3.S3Uploader.upload_string_as_file_body", side_effect=upload):
+        constraints = Constraints.from_s3_uri("s3://bucket/results/constraints.json", sagemaker_session=object())
+        constraints.set_monitoring(False, feature_name="crim")
+        constraints.set_monitoring(False)
+        constraints.save("s3://bucket/edited/constraints.json")
+    edited = constraints_json.from_dict(json.loads(uploaded["s3://bucket/edited/constraints.json"]))
+    assert edited.monitoring_config.evaluate_constraints == "Disabled"
+    assert edited.feature("crim").overrides == {"evaluate_constraints": "Disabled"}
+    assert edited.feature("zn").overrides == {}
+
+
+def test_sdk_fixture_files_parse(tmp_path):
+    """SageMaker-made files, including SDK fixtures with old fields, load into our model."""
+    stats = statistics_json.from_dict(read_json(REFERENCE / "housing" / "statistics.json"))
+    assert stats.feature("medv").numerical.sketch.n == 506
