@@ -52,12 +52,14 @@ class ProfileOptions:
     categorical_max_distinct: String columns with at most this many (approximate) distinct values
         get categorical buckets and, in constraints, a domain (Deequ's profiler uses 120).
     malformed_column: name of the reader's corrupt-record column, counted and not profiled.
+    domains: per column, baseline domain values; the scan also counts values outside them.
     """
 
     kll_k: int = DEFAULT_K
     distinct_lg_k: int = 12
     categorical_max_distinct: int = 120
     malformed_column: str | None = None
+    domains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class DatasetProfile:
     type_counts: Mapping[str, TypeCounts] = field(default_factory=dict)
     malformed_rows: int = 0
     undecodable_values: int = 0
+    outside_domain: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,11 @@ def _aggregations(plan: _ColumnPlan, options: ProfileOptions) -> list[Column]:
         ]
         distinct_of = s
     undecodable = F.count(F.col(plan.raw)) - counts[0] if plan.is_text else F.lit(0)
+    domain = options.domains.get(plan.name)
+    if domain is not None:
+        outside = F.count_if(distinct_of.isNotNull() & ~distinct_of.cast("string").isin(list(domain)))
+    else:
+        outside = F.lit(None).cast("long")
     return counts + [
         undecodable,
         F.count(d),
@@ -127,10 +135,11 @@ def _aggregations(plan: _ColumnPlan, options: ProfileOptions) -> list[Column]:
         F.stddev_pop(d),
         F.kll_sketch_agg_double(d, F.lit(options.kll_k)),
         F.hll_sketch_estimate(F.hll_sketch_agg(distinct_of, options.distinct_lg_k)),
+        outside,
     ]
 
 
-_PER_COLUMN = 12
+_PER_COLUMN = 13
 
 
 def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> DatasetProfile:
@@ -171,12 +180,17 @@ def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> Datase
 
     features_out = []
     type_counts = {}
+    outside_domain = {}
     undecodable_total = 0
     for i, (plan, counts, values) in enumerate(results):
         type_counts[plan.name] = counts
         undecodable_total += int(values[4])
+        if values[12] is not None:
+            outside_domain[plan.name] = int(values[12])
         features_out.append(_feature(plan.name, counts, values, item_count, value_counts.get(i), options))
-    return DatasetProfile(Statistics(item_count, tuple(features_out)), type_counts, malformed, undecodable_total)
+    return DatasetProfile(
+        Statistics(item_count, tuple(features_out)), type_counts, malformed, undecodable_total, outside_domain
+    )
 
 
 def _value_counts(projected: DataFrame, columns: list[tuple[int, _ColumnPlan]]) -> dict[int, dict[str, int]]:

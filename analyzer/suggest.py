@@ -1,7 +1,9 @@
 """suggest(statistics) -> Constraints: small rules, each answering "does it apply" and "what"."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
 from .dtypes import InferredType
@@ -18,15 +20,35 @@ class Rule(Protocol):
 
 @dataclass(frozen=True)
 class Completeness:
-    """The observed non-null ratio, as SageMaker writes it (a raw ratio, not a lower bound:
-    a real monitoring-run file holds 0.008919722497522299 = 9/1009)."""
+    """The completeness a feature must keep.
+
+    1.0 for a complete feature. For 0.2 < p < 1, Deequ's ``RetainCompletenessRule``: the lower end
+    of a 95% interval, ``p - 1.96 sqrt(p (1 - p) / n)``, rounded down to two decimals, so that a
+    fresh sample of the same data does not fail the check. For p <= 0.2 the observed ratio
+    (a real SageMaker monitoring-run file holds 0.008919722497522299 = 9/1009).
+    """
 
     def applies(self, feature: FeatureStatistics, item_count: int) -> bool:
         return True
 
     def suggest(self, feature: FeatureStatistics, item_count: int) -> dict[str, Any]:
-        present = feature.common.num_present
-        return {"completeness": present / item_count if item_count else 0.0}
+        return {"completeness": completeness_bound(feature.common.num_present, item_count)}
+
+
+def completeness_bound(present: int, total: int) -> float:
+    """
+    Examples
+    --------
+    >>> completeness_bound(10, 10), completeness_bound(980, 1000), completeness_bound(9, 1009)
+    (1.0, 0.97, 0.008919722497522299)
+    """
+    if total == 0:
+        return 0.0
+    p = present / total
+    if 0.2 < p < 1.0:
+        bound = p - 1.96 * math.sqrt(p * (1 - p) / total)
+        return float(Decimal(repr(bound)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+    return p
 
 
 @dataclass(frozen=True)

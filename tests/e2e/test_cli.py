@@ -42,3 +42,20 @@ def test_python_m_container_runs_as_the_image_entrypoint(tmp_path):
     assert (base / "output" / "message").read_text() == "Completed: Job completed successfully with no violations."
     assert read_json(tmp_path / "out" / "statistics.json")["features"][0]["name"] == "_c0"
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_monitor_against_real_baseline_with_fail_on_violations(tmp_path, capsys):
+    """`mmon monitor` over a capture folder: the shifted housing capture has 4 violations."""
+    capture = tmp_path / "capture" / "ep" / "AllTraffic" / "2021" / "07" / "07" / "16"
+    capture.mkdir(parents=True)
+    (capture / "45-47-000-x.jsonl").write_text((REFERENCE / "housing" / "capture-sample.jsonl").read_text())
+    args = [
+        "monitor", str(tmp_path / "capture"), "--format", "capture", "--output", str(tmp_path / "report"),
+        "--statistics", str(REFERENCE / "housing" / "statistics.json"),
+        "--constraints", str(REFERENCE / "housing" / "constraints.json"),
+        "--start-time", "2021-07-07T16:00:00Z", "--end-time", "2021-07-07T17:00:00Z", "--spark-master", "local[2]",
+    ]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.strip() == "CompletedWithViolations: Job completed successfully with 4 violations."
+    assert cli.main(args + ["--fail-on-violations"]) == cli.EXIT_VIOLATIONS
+    assert len(read_json(tmp_path / "report" / "constraint_violations.json")["violations"]) == 4

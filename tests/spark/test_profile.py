@@ -5,6 +5,8 @@ relative (different summation order); KLL bucket counts within 2 * eps * n where
 sketch's normalised rank error (each count is a difference of two ranks); HLL distinct counts
 within 5% (about three standard errors at lg_k=12).
 """
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,7 +103,8 @@ def test_categorical_buckets_and_domain_exact(result, data):
     assert s.common.num_present == expected.sum()
     constraint = suggest(result.statistics).feature("cat")
     assert constraint.domains == ("red", "green", "blue", "amber")
-    assert constraint.completeness == pytest.approx(expected.sum() / N)
+    p = expected.sum() / N
+    assert constraint.completeness == math.floor(100 * (p - 1.96 * math.sqrt(p * (1 - p) / N))) / 100
 
 
 def test_high_cardinality_strings_have_no_buckets_and_approximate_distinct(result):
@@ -126,9 +129,10 @@ def test_suggested_numeric_constraints(result):
     constraints = suggest(result.statistics)
     assert constraints.feature("ints").is_non_negative is False
     assert constraints.feature("skewed").is_non_negative is True
-    assert constraints.feature("normal").completeness == pytest.approx(
-        result.statistics.feature("normal").common.num_present / N
-    )
+    p = result.statistics.feature("normal").common.num_present / N
+    assert 0.97 < p < 0.99  # about 2% missing
+    assert constraints.feature("normal").completeness == 0.97  # Deequ's lower bound, 2 decimals, rounded down
+    assert constraints.feature("ints").completeness == 1.0
 
 
 def test_regex_classes_in_spark_equal_python_classify(spark):

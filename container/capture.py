@@ -1,0 +1,243 @@
+"""SageMaker data-capture files -> a DataFrame of feature columns, in Spark SQL (no Python per row).
+
+Each capture line is one inference: ``captureData.endpointInput`` / ``endpointOutput`` hold a
+payload (``data``) in an ``encoding`` (CSV, JSON or BASE64 of ``observedContentType``). A payload
+becomes one or more records:
+
+- CSV: one record per non-empty line, fields split on commas (double-quoted fields may hold
+  commas); an empty field is a missing value.
+- JSON: an object of scalars is one record keyed by name; an object with a single array member
+  (``{"instances": [...]}``, ``{"predictions": [...]}``) is replaced by that array; an array of
+  scalars is one positional record, an array of arrays or objects is one record per element; a
+  scalar is a one-field record. ``application/jsonlines`` payloads are split into lines first.
+- BASE64: decoded, then read as CSV or JSON by content type; other content types cannot be
+  tabulated and count as undecodable.
+
+The output record comes first, then the input record (SageMaker's START position), and the
+fields are named by position after the baseline's features, as SageMaker does; JSON keys that
+are feature names fill those features. Lines that are not JSON or have no ``captureData`` are
+counted and skipped, shadow-variant traffic is skipped, and only records with
+``start_time <= inferenceTime < end_time`` are analysed.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from analyzer.errors import InputError
+
+from .config import CaptureFormat
+from .dataset import Dataset, list_data_files
+
+log = logging.getLogger(__name__)
+
+CORRUPT = "__mmon_corrupt_line__"
+_SIDE = "struct<observedContentType:string,mode:string,data:string,encoding:string>"
+CAPTURE_SCHEMA = (
+    f"captureData struct<endpointInput:{_SIDE},endpointOutput:{_SIDE}>, "
+    "eventMetadata struct<eventId:string,inferenceId:string,inferenceTime:string,invocationSource:string>, "
+    f"eventVersion string, {CORRUPT} string"
+)
+_HOUR_PATH = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+_QUOTE_AWARE_COMMA = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
+_NO_MAP = "CAST(NULL AS map<string,string>)"
+_NO_ARRAY = "CAST(NULL AS array<string>)"
+
+
+def files_in_window(files: list[str], start: datetime | None, end: datetime | None) -> list[str]:
+    """Drop capture files whose yyyy/mm/dd/hh folder lies wholly outside the window."""
+    if start is None and end is None:
+        return files
+    kept = []
+    for path in files:
+        match = _HOUR_PATH.search(path.replace("\\", "/"))
+        if match is None:
+            kept.append(path)
+            continue
+        hour = datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+        if (start is None or hour + timedelta(hours=1) > start) and (end is None or hour < end):
+            kept.append(path)
+    return kept
+
+
+def _record(e: str) -> str:
+    """SQL: one JSON element -> struct(pos array<string>, named map<string,string>)."""
+    return (
+        f"CASE WHEN startswith(ltrim({e}), '{{') THEN named_struct('pos', {_NO_ARRAY}, 'named', from_json({e}, 'map<string,string>')) "
+        f"WHEN startswith(ltrim({e}), '[') THEN named_struct('pos', from_json({e}, 'array<string>'), 'named', {_NO_MAP}) "
+        f"ELSE named_struct('pos', from_json(concat('[', {e}, ']'), 'array<string>'), 'named', {_NO_MAP}) END"
+    )
+
+
+def _json_records(doc: str) -> str:
+    """SQL: one JSON document -> array of records (unwrap a single array member, expand nesting)."""
+    single = f"element_at(map_values(from_json({doc}, 'map<string,string>')), 1)"
+    unwrapped = (
+        f"(CASE WHEN startswith(ltrim({doc}), '{{') AND size(from_json({doc}, 'map<string,string>')) = 1 "
+        f"AND startswith(ltrim({single}), '[') THEN {single} ELSE {doc} END)"
+    )
+    first = f"element_at(from_json({unwrapped}, 'array<string>'), 1)"
+    nested = f"(startswith(ltrim({first}), '[') OR startswith(ltrim({first}), '{{'))"
+    return (
+        f"(CASE WHEN startswith(ltrim({unwrapped}), '[') AND {nested} "
+        f"THEN transform(from_json({unwrapped}, 'array<string>'), x -> {_record('x')}) "
+        f"ELSE array({_record(unwrapped)}) END)"
+    )
+
+
+def _side_columns(side: str) -> dict[str, str]:
+    """SQL expressions for one side: its kind, decoded text, records and whether decoding failed."""
+    p = f"captureData.{side}"
+    enc = f"upper({p}.encoding)"
+    ct = f"lower(coalesce({p}.observedContentType, ''))"
+    kind = (
+        f"(CASE WHEN {p} IS NULL OR {p}.data IS NULL THEN 'none' WHEN {enc} = 'CSV' THEN 'csv' WHEN {enc} = 'JSON' THEN 'json' "
+        f"WHEN {enc} = 'BASE64' AND {ct} LIKE '%csv%' THEN 'csv' "
+        f"WHEN {enc} = 'BASE64' AND {ct} LIKE '%json%' THEN 'json' ELSE 'other' END)"
+    )
+    text = (
+        f"(CASE WHEN {enc} = 'BASE64' THEN CASE WHEN {kind} IN ('csv', 'json') "
+        f"THEN CAST(try_to_binary({p}.data, 'base64') AS STRING) END ELSE {p}.data END)"
+    )
+    csv_fields = (
+        f"transform(CASE WHEN instr(l, '\"') > 0 THEN transform(split(l, '{_QUOTE_AWARE_COMMA}'), "
+        f"f -> regexp_replace(f, '^\"|\"$', '')) ELSE split(l, ',') END, f -> nullif(f, ''))"
+    )
+    lines = f"filter(split(t_{side}, '\\r?\\n'), l -> trim(l) != '')"
+    csv_records = f"transform({lines}, l -> named_struct('pos', {csv_fields}, 'named', {_NO_MAP}))"
+    json_lines = f"flatten(transform({lines}, l -> {_json_records('l')}))"
+    json_records = (
+        f"(CASE WHEN {ct} LIKE '%jsonl%' OR {ct} LIKE '%jsonlines%' THEN {json_lines} ELSE {_json_records(f't_{side}')} END)"
+    )
+    records = (
+        f"(CASE WHEN k_{side} = 'csv' THEN {csv_records} WHEN k_{side} = 'json' THEN {json_records} END)"
+    )
+    failed = (
+        f"(k_{side} = 'other' OR (k_{side} IN ('csv', 'json') AND (t_{side} IS NULL OR NOT is_valid_utf8(t_{side}) OR "
+        f"exists(r_{side}, r -> r.pos IS NULL AND r.named IS NULL))))"
+    )
+    return {"kind": kind, "text": text, "records": records, "failed": failed}
+
+
+@dataclass(frozen=True)
+class CaptureSummary:
+    lines: int
+    bad_lines: int
+    shadow: int
+    outside_window: int
+    decode_failures: int
+    records: int
+    max_fields: int
+    keys: tuple[str, ...]
+    bad_example: str | None
+    decode_example: str | None
+
+
+def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[str], start, end, max_bad_fraction: float) -> Dataset:
+    from pyspark.sql import functions as F
+
+    all_files = list_data_files(source)
+    files = files_in_window(all_files, start, end)
+    log.info("Capture files: %d under %s, %d in the hours of the window", len(all_files), source, len(files))
+    if not files:
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=_iso(start), end=_iso(end), source=source)
+    raw = spark.read.schema(CAPTURE_SCHEMA).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(files)
+
+    sides = list(fmt.capture_index_names)
+    order = [s for s in ("endpointOutput", "endpointInput") if s in sides]  # output first (START)
+    exprs = {s: _side_columns(s) for s in order}
+    df = raw
+    for s in order:
+        df = df.withColumn(f"k_{s}", F.expr(exprs[s]["kind"]))
+    for s in order:
+        df = df.withColumn(f"t_{s}", F.expr(exprs[s]["text"]))
+    for s in order:
+        df = df.withColumn(f"r_{s}", F.expr(exprs[s]["records"]))
+    when = "try_to_timestamp(eventMetadata.inferenceTime)"
+    window = ["TRUE"]
+    if start is not None:
+        window.append(f"{when} >= timestamp'{start.strftime('%Y-%m-%d %H:%M:%S')}'")
+    if end is not None:
+        window.append(f"{when} < timestamp'{end.strftime('%Y-%m-%d %H:%M:%S')}'")
+    no_side = " AND ".join(f"k_{s} = 'none'" for s in order)
+    df = df.withColumn("bad", F.expr(f"{CORRUPT} IS NOT NULL OR captureData IS NULL OR ({no_side})"))
+    df = df.withColumn("shadow", F.expr("coalesce(eventMetadata.invocationSource = 'ShadowExperiment', FALSE)"))
+    df = df.withColumn("in_window", F.expr(f"coalesce({' AND '.join(window)}, FALSE)"))
+    df = df.withColumn("failed", F.expr(" OR ".join(exprs[s]["failed"] for s in order)))
+    usable = "(NOT bad AND NOT shadow AND in_window)"
+    df = df.withColumn("ok", F.expr(f"{usable} AND NOT failed"))
+    outer, inner = (f"r_{order[0]}", f"r_{order[1]}") if len(order) == 2 else (f"r_{order[0]}", None)
+    if inner is None:
+        pairs = f"transform(coalesce({outer}, array()), r -> named_struct('pos', r.pos, 'named', r.named))"
+    else:
+        pairs = (
+            f"transform(arrays_zip(coalesce({outer}, array()), coalesce({inner}, array())), z -> named_struct("
+            f"'pos', concat(coalesce(z['0'].pos, array()), coalesce(z['1'].pos, array())), "
+            f"'named', map_concat(coalesce(z['0'].named, map()), coalesce(z['1'].named, map()))))"
+        )
+    df = df.withColumn("recs", F.expr(f"CASE WHEN ok THEN {pairs} END"))
+
+    summary_row = df.agg(
+        F.count(F.lit(1)),
+        F.count_if(F.col("bad")),
+        F.count_if(F.expr("NOT bad AND shadow")),
+        F.count_if(F.expr("NOT bad AND NOT shadow AND NOT in_window")),
+        F.count_if(F.expr(f"{usable} AND failed")),
+        F.sum(F.expr("size(recs)")),
+        F.max(F.expr("array_max(transform(recs, r -> size(r.pos)))")),
+        F.expr("array_distinct(flatten(collect_set(flatten(transform(recs, r -> map_keys(r.named))))))"),
+        F.first(F.expr(f"CASE WHEN bad THEN coalesce(substr({CORRUPT}, 1, 120), concat('eventId ', coalesce(eventMetadata.eventId, '?'), ' has no captureData')) END"), ignorenulls=True),
+        F.first(F.expr(f"CASE WHEN {usable} AND failed THEN coalesce(eventMetadata.eventId, '?') END"), ignorenulls=True),
+    ).collect()[0]
+    summary = CaptureSummary(
+        lines=int(summary_row[0]), bad_lines=int(summary_row[1]), shadow=int(summary_row[2]),
+        outside_window=int(summary_row[3]), decode_failures=int(summary_row[4]), records=int(summary_row[5] or 0),
+        max_fields=int(summary_row[6] or 0), keys=tuple(sorted(summary_row[7] or ())),
+        bad_example=summary_row[8], decode_example=summary_row[9],
+    )
+    log.info(
+        "Capture lines: %d; skipped %d malformed, %d shadow, %d outside the window, %d undecodable; %d records",
+        summary.lines, summary.bad_lines, summary.shadow, summary.outside_window, summary.decode_failures, summary.records,
+    )
+    _check_summary(summary, source, start, end, max_bad_fraction)
+
+    names = []
+    columns = []
+    for i in range(summary.max_fields):
+        name = baseline_names[i] if i < len(baseline_names) else f"_c{i}"
+        named = f"try_element_at(rec.named, '{_sql_string(name)}'), " if name in summary.keys else ""
+        columns.append(F.expr(f"coalesce({named}try_element_at(rec.pos, {i + 1}))").alias(name))
+        names.append(name)
+    for key in summary.keys:
+        if key not in names:
+            columns.append(F.expr(f"try_element_at(rec.named, '{_sql_string(key)}')").alias(key))
+            names.append(key)
+    ordered = [n for n in baseline_names if n in names] + [n for n in names if n not in baseline_names]
+    records = df.where("ok").select(F.explode("recs").alias("rec")).select(*columns).select(*[f"`{n}`" for n in ordered])
+    return Dataset(records, None, tuple(files))
+
+
+def _check_summary(s: CaptureSummary, source: str, start, end, max_bad_fraction: float) -> None:
+    if s.lines and s.bad_lines / s.lines > max_bad_fraction:
+        raise InputError(
+            "CAPTURE_TOO_MANY_BAD_LINES", bad=s.bad_lines, total=s.lines,
+            allowed_percent=max_bad_fraction * 100, example=s.bad_example or "?",
+        )
+    usable = s.lines - s.bad_lines - s.shadow - s.outside_window
+    if usable and s.decode_failures / usable > max_bad_fraction:
+        raise InputError(
+            "CAPTURE_DECODE_FAILED", where=f"eventId {s.decode_example} (and {s.decode_failures - 1} more)",
+            encoding="its declared encoding and content type", reason=f"{s.decode_failures} of {usable} records undecodable",
+        )
+    if s.records == 0:
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=_iso(start), end=_iso(end), source=source)
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _iso(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else "(open)"

@@ -1,0 +1,51 @@
+"""CloudWatch metric records, in the schema of SageMaker's BYOC contract (PutMetricData-like),
+one JSON object per line in ``<cloudwatch dir>/cloudwatch_metrics.jsonl``."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping
+
+from analyzer.model import Statistics
+
+FILE_NAME = "cloudwatch_metrics.jsonl"
+
+
+def cloudwatch_records(
+    stats: Statistics, drift: Mapping[str, float], when: datetime, endpoint: str | None, schedule: str | None
+) -> list[dict]:
+    dimensions = []
+    if endpoint:
+        dimensions.append({"Name": "Endpoint", "Value": endpoint})
+    if schedule:
+        dimensions.append({"Name": "MonitoringSchedule", "Value": schedule})
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def record(name: str, **value) -> dict:
+        return {"MetricName": name, "Timestamp": stamp, "Dimensions": dimensions, **value}
+
+    out = []
+    for f in stats.features:
+        num = f.numerical
+        if num is not None and num.common.num_present:
+            out.append(record(f"feature_data_{f.name}", StatisticValues={
+                "SampleCount": float(num.common.num_present), "Sum": float(num.sum),
+                "Minimum": float(num.min), "Maximum": float(num.max),
+            }))
+        completeness = f.common.num_present / stats.item_count if stats.item_count else 0.0
+        out.append(record(f"feature_non_null_{f.name}", Value=completeness, Unit="None"))
+        if f.name in drift and drift[f.name] == drift[f.name]:  # skip NaN
+            out.append(record(f"feature_baseline_drift_{f.name}", Value=float(drift[f.name]), Unit="None"))
+    return out
+
+
+def write_metrics(directory: Path, records: list[dict]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / FILE_NAME
+    tmp = directory / f".{FILE_NAME}.{uuid.uuid4().hex}.tmp"
+    tmp.write_text("".join(json.dumps(r, allow_nan=False) + "\n" for r in records), encoding="utf-8")
+    os.replace(tmp, final)
+    return final

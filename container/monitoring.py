@@ -1,0 +1,93 @@
+"""The monitoring job: current data against a baseline -> statistics + constraint_violations."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from analyzer import ProfileOptions, profile, suggest
+from analyzer.checks import CurrentFeature, validate
+from analyzer.errors import InputError
+from analyzer.formats import constraints_json, statistics_json, violations_json
+from analyzer.model import Constraints, Statistics
+
+from . import params
+from .capture import read_capture
+from .config import CaptureFormat, CsvFormat, JobConfig
+from .dataset import read_dataset
+from .metrics import cloudwatch_records, write_metrics
+from .outputs import ReportWriter
+
+log = logging.getLogger(__name__)
+
+
+def _load(path: str | None, which: str, parse):
+    if path is None:
+        return None
+    file = Path(path)
+    if file.is_dir():  # SageMaker mounts a folder; accept it when it holds the one file
+        file = file / (params.STATISTICS_FILE if which == "statistics" else params.CONSTRAINTS_FILE)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InputError("BASELINE_MISSING", which=which, path=path) from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InputError("BASELINE_INVALID", which=which, path=path, reason=f"not JSON ({exc})") from None
+    try:
+        return parse(doc)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError("BASELINE_INVALID", which=which, path=path, reason=str(exc)) from None
+
+
+def load_baseline(config: JobConfig) -> tuple[Statistics | None, Constraints]:
+    statistics = _load(config.baseline_statistics, "statistics", statistics_json.from_dict)
+    constraints = _load(config.baseline_constraints, "constraints", constraints_json.from_dict)
+    if constraints is None:
+        # Only statistics given: check against constraints suggested from them (drift, types).
+        constraints = suggest(statistics)
+    return statistics, constraints
+
+
+def run_monitoring(spark, config: JobConfig, writer: ReportWriter):
+    from .entrypoint import JobResult, _log_data_quality
+
+    baseline, constraints = load_baseline(config)
+    names = [f.name for f in constraints.features]
+    fmt = config.dataset_format
+    if isinstance(fmt, CaptureFormat):
+        dataset = read_capture(
+            spark, config.dataset_source, fmt, names, config.start_time, config.end_time, config.capture_max_bad_fraction
+        )
+    else:
+        dataset = read_dataset(spark, config.dataset_source, fmt)
+        if isinstance(fmt, CsvFormat) and not fmt.header:
+            # headerless files are named after the baseline, by position (as captured data is)
+            df = dataset.df
+            renamed = [
+                df[f"`{c}`"].alias(names[i]) if i < len(names) and c != dataset.malformed_column else df[f"`{c}`"]
+                for i, c in enumerate(df.columns)
+            ]
+            dataset = type(dataset)(df.select(*renamed), dataset.malformed_column, dataset.files)
+    domains = {f.name: f.domains for f in constraints.features if f.domains}
+    current = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column, domains=domains))
+    _log_data_quality(current)
+    stats = current.statistics
+    if stats.item_count == 0:
+        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" in the analysis window")
+    features = {
+        f.name: CurrentFeature(f, current.type_counts[f.name], stats.item_count, current.outside_domain.get(f.name))
+        for f in stats.features
+    }
+    result = validate(features, [f.name for f in stats.features], constraints, baseline)
+    for v in result.violations:
+        log.info("Violation: %s %s: %s", v.feature_name, v.constraint_check_type, v.description)
+    writer.stage(params.STATISTICS_FILE, statistics_json.to_dict(stats))
+    writer.stage(params.VIOLATIONS_FILE, violations_json.to_dict(result.violations))
+    if config.publish_cloudwatch_metrics and constraints.monitoring_config.emit_metrics == "Enabled":
+        when = config.metric_time or config.start_time or datetime.now(timezone.utc)
+        records = cloudwatch_records(stats, result.drift, when, config.endpoint_name, config.schedule_name)
+        write_metrics(Path(config.cloudwatch_dir), records)
+    return JobResult(len(result.violations), tuple(writer.commit()))

@@ -1,0 +1,285 @@
+"""The monitoring job on capture trees built as an endpoint writes them: exact violation sets."""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from container.entrypoint import main
+from tests.capture_tools import record, times, write_capture
+from tests.conftest import REFERENCE, read_json
+
+CAPTURE_FORMAT = '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}'
+H10 = datetime(2024, 3, 5, 10, tzinfo=timezone.utc)
+H11, H12 = H10 + timedelta(hours=1), H10 + timedelta(hours=2)
+WINDOW = {"start_time": "2024-03-05T11:00:00Z", "end_time": "2024-03-05T12:00:00Z"}
+FEATURES = ["prediction", "income", "score", "age", "color", "visits"]
+
+
+def make_frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "prediction": rng.uniform(0, 1, n).round(4),
+        "income": rng.normal(50_000, 8_000, n).round(2),
+        "score": (rng.normal(0, 1, n) + shift).round(4),
+        "age": rng.integers(18, 90, n),
+        "color": rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2]),
+        "visits": rng.poisson(3, n).astype(float).round(1),
+    })
+    frame["visits"] = frame["visits"].astype(object)
+    frame.loc[rng.random(n) < 0.05, "visits"] = None  # 5% missing in the baseline and in fresh data
+    return frame
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    base = tmp_path_factory.mktemp("baseline")
+    frame = make_frame(5000, seed=1)
+    frame.to_csv(base / "train.csv", index=False)
+    code = main({
+        "SAGEMAKER_BASE_DIR": str(base / "ml"), "output_path": str(base / "out"), "MMON_SPARK_MASTER": "local[2]",
+        "dataset_source": str(base / "train.csv"), "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
+    })
+    assert code == 0
+    return base / "out"
+
+
+def rows_to_records(frame: pd.DataFrame, start: datetime, encodings=("CSV", "JSON", "BASE64")) -> list[dict]:
+    out = []
+    for i, (row, when) in enumerate(zip(frame.itertuples(index=False), times(start, len(frame)))):
+        values = list(row)
+        out.append(record(values[1:], values[:1], when, encoding=encodings[i % len(encodings)]))
+    return out
+
+
+def monitor(tmp_path: Path, baseline: Path, records: list, env: dict | None = None, **extra) -> tuple[int, str, list, Path]:
+    capture = tmp_path / "capture"
+    write_capture(capture, records)
+    ml = tmp_path / "ml"
+    params = {
+        "SAGEMAKER_BASE_DIR": str(ml), "output_path": str(tmp_path / "out"), "MMON_SPARK_MASTER": "local[2]",
+        "dataset_source": str(capture), "dataset_format": CAPTURE_FORMAT,
+        "baseline_statistics": str(baseline / "statistics.json"), "baseline_constraints": str(baseline / "constraints.json"),
+        **WINDOW, **(env or {}), **extra,
+    }
+    code = main(params)
+    message = (ml / "output" / "message").read_text()
+    out = tmp_path / "out"
+    violations = read_json(out / "constraint_violations.json")["violations"] if (out / "constraint_violations.json").exists() else None
+    pairs = None if violations is None else [(v["feature_name"], v["constraint_check_type"]) for v in violations]
+    return code, message, pairs, out
+
+
+def fresh(n: int = 2000, seed: int = 2, start: datetime = H11) -> pd.DataFrame:
+    return make_frame(n, seed)
+
+
+def test_fresh_sample_from_the_baseline_distribution_raises_no_alarm(tmp_path, baseline):
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(fresh(), H11))
+    assert pairs == []
+    assert (code, message) == (0, "Completed: Job completed successfully with no violations.")
+    stats = read_json(out / "statistics.json")
+    assert stats["dataset"]["item_count"] == 2000
+    assert [f["name"] for f in stats["features"]] == FEATURES
+
+
+def test_only_records_inside_the_window_count(tmp_path, baseline):
+    """Shifted, broken traffic in the hours before and after the window is ignored, and so is
+    shadow-variant traffic inside it."""
+    inside = rows_to_records(fresh(), H11)
+    before = rows_to_records(make_frame(300, 5, shift=5.0), H10)
+    after = rows_to_records(make_frame(300, 6, shift=5.0), H12)
+    shadow = [record(["x"] * 5, ["y"], H11 + timedelta(minutes=3), invocationSource="ShadowExperiment") for _ in range(20)]
+    code, message, pairs, out = monitor(tmp_path, baseline, inside + before + after + shadow)
+    assert pairs == [] and code == 0
+    assert read_json(out / "statistics.json")["dataset"]["item_count"] == 2000
+
+
+def test_type_change(tmp_path, baseline):
+    frame = fresh()
+    frame["age"] = frame["age"] + 0.5  # integers become fractions
+    code, message, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("age", "data_type_check")]  # drift is not checked when the type differs
+    assert message == "CompletedWithViolations: Job completed successfully with 1 violations."
+    assert code == 0
+
+
+def test_rising_missing_values(tmp_path, baseline):
+    frame = fresh()
+    frame["income"] = frame["income"].astype(object)
+    frame.loc[frame.index % 4 == 0, "income"] = None
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("income", "completeness_check")]
+    v = read_json(out / "constraint_violations.json")["violations"][0]
+    assert v["description"] == "Data completeness requirement is not met. Expected: 100.0%. Observed: Only 75.0%."
+
+
+def test_new_category(tmp_path, baseline):
+    frame = fresh()
+    frame.loc[frame.index % 50 == 0, "color"] = "purple"
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("color", "categorical_values_check")]
+    assert "'purple'" in read_json(out / "constraint_violations.json")["violations"][0]["description"]
+
+
+def test_dropped_column(tmp_path, baseline):
+    frame = fresh().drop(columns=["visits"])
+    code, message, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("visits", "missing_column_check")]
+
+
+def test_extra_column(tmp_path, baseline):
+    frame = fresh()
+    frame["extra"] = 7
+    code, message, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("_c6", "extra_column_check")]
+
+
+def test_shifted_distribution(tmp_path, baseline):
+    frame = make_frame(2000, seed=2, shift=1.0)
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("score", "baseline_drift_check")]
+    description = read_json(out / "constraint_violations.json")["violations"][0]["description"]
+    distance = float(description.split("distance: ")[1].split(" exceeds")[0])
+    assert description.endswith("exceeds threshold: 0.1")
+    # exact two-sample KS minus the robust margin, within the sketches' rank error
+    from scipy.stats import ks_2samp
+
+    base = pd.read_csv(baseline.parent / "train.csv")["score"]
+    ks = ks_2samp(base, frame["score"]).statistic - 1.8 * np.sqrt((5000 + 2000) / (5000 * 2000))
+    assert distance == pytest.approx(ks, abs=0.01)
+
+
+def test_categorical_drift_methods(tmp_path, baseline):
+    frame = fresh()
+    frame["color"] = np.where(np.arange(len(frame)) % 10 < 7, "blue", frame["color"])  # blue 20% -> ~76%
+    code, message, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    assert pairs == [("color", "baseline_drift_check")]
+    constraints = read_json(baseline / "constraints.json")
+    constraints["monitoring_config"]["distribution_constraints"]["categorical_drift_method"] = "ChiSquared"
+    edited = tmp_path / "chi" / "constraints.json"
+    edited.parent.mkdir()
+    edited.write_text(json.dumps(constraints))
+    code, message, pairs, out = monitor(tmp_path / "c2", baseline, rows_to_records(frame, H11), baseline_constraints=str(edited))
+    assert pairs == [("color", "baseline_drift_check")]
+    assert "p-value" in read_json(out / "constraint_violations.json")["violations"][0]["description"]
+
+
+def test_evaluate_constraints_overrides(tmp_path, baseline):
+    frame = fresh()
+    frame["age"] = frame["age"] + 0.5
+    frame["income"] = frame["income"].astype(object)
+    frame.loc[frame.index % 4 == 0, "income"] = None
+    constraints = read_json(baseline / "constraints.json")
+    for f in constraints["features"]:
+        if f["name"] == "age":
+            f["monitoringConfigOverrides"] = {"evaluate_constraints": "Disabled"}
+    edited = tmp_path / "o" / "constraints.json"
+    edited.parent.mkdir()
+    edited.write_text(json.dumps(constraints))
+    _, _, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11), baseline_constraints=str(edited))
+    assert pairs == [("income", "completeness_check")]
+    constraints["monitoring_config"]["evaluate_constraints"] = "Disabled"
+    edited.write_text(json.dumps(constraints))
+    _, message, pairs, _ = monitor(tmp_path / "again", baseline, rows_to_records(frame, H11), baseline_constraints=str(edited))
+    assert pairs == [] and message.startswith("Completed:")
+
+
+def test_cloudwatch_metrics_written_when_enabled(tmp_path, baseline):
+    code, _, pairs, _ = monitor(
+        tmp_path, baseline, rows_to_records(fresh(), H11),
+        publish_cloudwatch_metrics="Enabled", sagemaker_endpoint_name="my-endpoint",
+        sagemaker_monitoring_schedule_name="hourly",
+    )
+    assert code == 0
+    path = tmp_path / "ml" / "output" / "metrics" / "cloudwatch" / "cloudwatch_metrics.jsonl"
+    metrics = {r["MetricName"]: r for r in map(json.loads, path.read_text().splitlines())}
+    assert metrics["feature_data_income"]["StatisticValues"]["SampleCount"] == 2000.0
+    assert metrics["feature_non_null_income"]["Value"] == 1.0
+    assert 0 <= metrics["feature_baseline_drift_score"]["Value"] < 0.1
+    assert metrics["feature_non_null_visits"]["Dimensions"] == [
+        {"Name": "Endpoint", "Value": "my-endpoint"}, {"Name": "MonitoringSchedule", "Value": "hourly"},
+    ]
+    assert metrics["feature_data_income"]["Timestamp"] == "2024-03-05T11:00:00Z"
+
+
+def test_no_metrics_file_when_disabled(tmp_path, baseline):
+    monitor(tmp_path, baseline, rows_to_records(fresh(300), H11), publish_cloudwatch_metrics="Disabled")
+    assert not (tmp_path / "ml" / "output" / "metrics").exists()
+
+
+# ---------------------------------------------------------------- real SageMaker verdicts
+def test_housing_monitoring_reproduces_real_verdict(tmp_path):
+    """The real run captured rows as `prediction, 12 inputs` against a baseline whose label is
+    last, so features are shifted by one position: SageMaker reported exactly four
+    data_type_check violations. The real capture line plus two more rows of the same file."""
+    lines = [json.loads((REFERENCE / "housing" / "capture-sample.jsonl").read_text())]
+    housing = pd.read_csv(REFERENCE / "housing" / "housing.csv", dtype=str)
+    for i, row in enumerate(housing.iloc[1:3].itertuples(index=False)):
+        values = list(row)
+        lines.append(record(values[:-1], ["24.5"], datetime(2021, 7, 7, 16, 50 + i, tzinfo=timezone.utc)))
+    code, message, pairs, out = monitor(
+        tmp_path, REFERENCE / "housing", lines, start_time="2021-07-07T16:00:00Z", end_time="2021-07-07T17:00:00Z",
+    )
+    real = read_json(REFERENCE / "housing" / "constraint_violations.json")["violations"]
+    ours = read_json(out / "constraint_violations.json")["violations"]
+    assert sorted(map(json.dumps, ours)) == sorted(map(json.dumps, real))  # same four, same words
+    assert message == "CompletedWithViolations: Job completed successfully with 4 violations."
+
+
+# ---------------------------------------------------------------- bad input
+def _failed(code, message, pairs, out, fragment):
+    assert code != 0 and message.startswith("Failed: ") and fragment in message, message
+    assert pairs is None and not (out / "statistics.json").exists()
+
+
+def test_missing_baseline_file(tmp_path, baseline):
+    _failed(*monitor(tmp_path, baseline, rows_to_records(fresh(50), H11), baseline_statistics=str(tmp_path / "nope.json")),
+            "[BASELINE_MISSING] Baseline statistics file")
+
+
+def test_malformed_baseline_file(tmp_path, baseline):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    _failed(*monitor(tmp_path, baseline, rows_to_records(fresh(50), H11), baseline_constraints=str(bad)),
+            "[BASELINE_INVALID] Baseline constraints file")
+
+
+def test_baseline_schema_that_does_not_parse(tmp_path, baseline):
+    bad = tmp_path / "schema.json"
+    bad.write_text(json.dumps({"version": 0.0, "features": [{"name": "a", "inferred_type": "Complex"}]}))
+    _failed(*monitor(tmp_path, baseline, rows_to_records(fresh(50), H11), baseline_constraints=str(bad)),
+            "unknown inferred_type 'Complex'")
+
+
+def test_a_few_bad_lines_are_skipped(tmp_path, baseline):
+    records = rows_to_records(fresh(1000), H11) + ["not json at all", json.dumps({"eventMetadata": {"inferenceTime": "2024-03-05T11:30:00Z"}})]
+    code, message, pairs, out = monitor(tmp_path, baseline, records, MMON_CAPTURE_MAX_BAD_FRACTION="0.01")
+    assert code == 0 and pairs == []
+    assert read_json(out / "statistics.json")["dataset"]["item_count"] == 1000
+
+
+def test_too_many_bad_lines_fail(tmp_path, baseline):
+    records = rows_to_records(fresh(50), H11) + ["not json"] * 10
+    _failed(*monitor(tmp_path, baseline, records), "[CAPTURE_TOO_MANY_BAD_LINES] 10 of 60 capture lines")
+
+
+def test_payload_that_does_not_decode(tmp_path, baseline):
+    records = rows_to_records(fresh(20), H11, encodings=("BASE64",))
+    for r in records[:5]:
+        r["captureData"]["endpointInput"]["data"] = "%%% not base64 %%%"
+    _failed(*monitor(tmp_path, baseline, records), "[CAPTURE_DECODE_FAILED]")
+
+
+def test_window_without_records(tmp_path, baseline):
+    _failed(*monitor(tmp_path, baseline, rows_to_records(fresh(50), H10)), "[NO_CAPTURE_IN_WINDOW]")
+
+
+def test_start_after_end(tmp_path, baseline):
+    _failed(*monitor(tmp_path, baseline, rows_to_records(fresh(50), H11), start_time="2024-03-05T13:00:00Z"),
+            "[TIME_WINDOW_INVALID]")
