@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +58,22 @@ def configure_logging(env: Mapping[str, str]) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _install_stop_handler() -> None:
+def _install_stop_handlers() -> dict:
+    """SIGTERM (how SageMaker stops a job) and SIGINT raise JobStopped in the main thread.
+
+    The job itself runs in a worker thread: the main thread only waits, so it notices a signal
+    at once instead of when a long Spark call returns."""
+
     def handler(signum, frame):  # noqa: ARG001
         raise JobStopped(signum)
 
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. called from a test runner thread)
-        pass
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (e.g. an embedding application)
+            pass
+    return previous
 
 
 def run_baseline(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
@@ -103,54 +112,77 @@ def run(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
     return run_baseline(spark, config, writer)
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    environ = dict(os.environ if environ is None else environ)
-    paths = Paths.from_environ(environ)
-    configure_logging(environ)
-    _install_stop_handler()
+class _JobState:
+    def __init__(self) -> None:
+        self.writer: ReportWriter | None = None
+        self.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason="the job did not finish")))
+        self.code = EXIT_FAILED
+
+
+def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None:
     started = time.monotonic()
-    writer: ReportWriter | None = None
     try:
         env = merged_environment(environ, paths)
         config = JobConfig.from_environ(env, paths)
         log.info("All params: %s", json.dumps({k: env[k] for k in sorted(env) if k in params.ANALYZER_PARAMETERS}))
-        writer = ReportWriter(check_writable(config.output_path))
+        state.writer = ReportWriter(check_writable(config.output_path))
         from .session import build_session
 
         spark = build_session(env)
         try:
-            result = run(spark, config, writer)
+            result = run(spark, config, state.writer)
         except AnalyzerError:
-            raise
-        except JobStopped:
             raise
         except Exception as exc:  # Spark failures while reading data surface here
             raise _classify_spark_error(exc) from exc
-        message = exit_message.completed(result.violations)
-        code = 0
+        state.message, state.code = exit_message.completed(result.violations), 0
         log.info("Wrote %s in %.1f s", ", ".join(str(p) for p in result.files), time.monotonic() - started)
-    except JobStopped as stop:
-        if writer:
-            writer.discard()
-        message = exit_message.failed(str(InputError("STOPPED", signal=stop.signal_name)))
-        exit_message.write(paths.message_file, message)
-        log.error(message)
-        os._exit(EXIT_STOPPED)  # do not wait for Spark to wind down: SageMaker kills at its deadline
     except AnalyzerError as exc:
-        if writer:
-            writer.discard()
-        message = exit_message.failed(str(exc))
-        code = exc.exit_code
-        log.error("%s", message)
+        if state.writer:
+            state.writer.discard()
+        state.message, state.code = exit_message.failed(str(exc)), exc.exit_code
+        log.error("%s", state.message)
     except Exception as exc:  # our bug: still a one-line reason, and the traceback in the log
-        if writer:
-            writer.discard()
+        if state.writer:
+            state.writer.discard()
         log.exception("Exception performing analysis")
-        message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))
-        code = EXIT_FAILED
+        state.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))
+        state.code = EXIT_FAILED
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Run one job; write the exit message; return the exit code (never raises)."""
+    environ = dict(os.environ if environ is None else environ)
+    paths = Paths.from_environ(environ)
+    configure_logging(environ)
+    state = _JobState()
+    worker = threading.Thread(target=_run_job, args=(environ, paths, state), name="mmon-job", daemon=True)
+    previous = _install_stop_handlers()
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    except JobStopped as stop:
+        _stop(stop, paths, state, worker)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    exit_message.write(paths.message_file, state.message)
+    log.info("%s", state.message)
+    return state.code
+
+
+def _stop(stop: JobStopped, paths: Paths, state: _JobState, worker: threading.Thread) -> None:
+    """End the job now: drop staged reports, say it was stopped, exit without waiting for Spark.
+    If the reports were already committed, the job is complete: let it finish its message."""
+    if state.writer is not None and not state.writer.discard_unless_committed():
+        worker.join(5)
+        return
+    message = exit_message.failed(str(InputError("STOPPED", signal=stop.signal_name)))
     exit_message.write(paths.message_file, message)
-    log.info("%s", message)
-    return code
+    log.error(message)
+    logging.shutdown()
+    os._exit(EXIT_STOPPED)
 
 
 _INPUT_MARKERS = (

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -31,6 +32,8 @@ class ReportWriter:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._staged: list[tuple[Path, Path]] = []
+        self._lock = threading.Lock()
+        self.committed = False
 
     def stage(self, name: str, doc: dict) -> None:
         final = self.directory / name
@@ -43,14 +46,27 @@ class ReportWriter:
         self._staged.append((tmp, final))
 
     def commit(self) -> list[Path]:
-        done = []
-        for tmp, final in self._staged:
-            os.replace(tmp, final)
-            done.append(final)
-        self._staged = []
-        return done
+        with self._lock:
+            done = []
+            for tmp, final in self._staged:
+                os.replace(tmp, final)
+                done.append(final)
+            self._staged = []
+            self.committed = True
+            return done
 
     def discard(self) -> None:
-        for tmp, _ in self._staged:
-            tmp.unlink(missing_ok=True)
-        self._staged = []
+        with self._lock:
+            for tmp, _ in self._staged:
+                tmp.unlink(missing_ok=True)
+            self._staged = []
+
+    def discard_unless_committed(self) -> bool:
+        """Remove staged files unless the commit already happened; True if discarded."""
+        with self._lock:
+            if self.committed:
+                return False
+            for tmp, _ in self._staged:
+                tmp.unlink(missing_ok=True)
+            self._staged = []
+            return True

@@ -1,0 +1,174 @@
+"""The built image, run the way SageMaker runs a processing job: the job's environment, inputs
+bind-mounted under /opt/ml/processing/input, outputs under /opt/ml/processing/output, and the
+exit code plus /opt/ml/output/message read afterwards."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from testcontainers.core.container import DockerContainer
+
+from tests.capture_tools import record, times, write_capture
+from tests.conftest import REFERENCE, read_json
+from tests.container.conftest import IMAGE
+
+pytestmark = pytest.mark.container
+PROC = "/opt/ml/processing"
+
+
+def run_job(tmp: Path, env: dict, mounts: dict[Path, str], timeout: int = 300) -> tuple[int, str, Path, str]:
+    """Start the image as a processing job, wait for it, return (exit code, message, output dir, logs)."""
+    out, ml_output = tmp / "output", tmp / "ml-output"
+    out.mkdir(exist_ok=True)
+    ml_output.mkdir(exist_ok=True)
+    container = DockerContainer(IMAGE)
+    for key, value in env.items():
+        container = container.with_env(key, value)
+    for host, target in mounts.items():
+        container = container.with_volume_mapping(str(host), target, "ro")
+    container = container.with_volume_mapping(str(out), f"{PROC}/output", "rw")
+    container = container.with_volume_mapping(str(ml_output), "/opt/ml/output", "rw")
+    container.start()
+    try:
+        status = container.get_wrapped_container().wait(timeout=timeout)
+        logs = b"".join(container.get_logs()).decode(errors="replace")
+    finally:
+        container.stop()
+    message = (ml_output / "message").read_text(encoding="utf-8") if (ml_output / "message").exists() else ""
+    return status["StatusCode"], message, out, logs
+
+
+def test_baselining_job(docker_client, tmp_path):
+    data = tmp_path / "baseline"
+    data.mkdir()
+    shutil.copy(REFERENCE / "housing" / "housing.csv", data)
+    config = tmp_path / "config"
+    config.mkdir()
+    env = {
+        "dataset_format": json.dumps({"csv": {"header": True, "output_columns_position": "START"}}),
+        "dataset_source": f"{PROC}/input/baseline_dataset_input",
+        "output_path": f"{PROC}/output",
+        "publish_cloudwatch_metrics": "Disabled",
+    }
+    (config / "processingjobconfig.json").write_text(json.dumps({"ProcessingJobName": "baseline-suggestion-job-test", "Environment": env}))
+    code, message, out, logs = run_job(
+        tmp_path, {}, {data: f"{PROC}/input/baseline_dataset_input", config: "/opt/ml/config"}
+    )
+    assert code == 0, logs[-3000:]
+    assert message == "Completed: Job completed successfully with no violations."
+    stats = read_json(out / "statistics.json")
+    real = read_json(REFERENCE / "housing" / "statistics.json")
+    assert stats["dataset"] == real["dataset"]
+    assert [f["inferred_type"] for f in stats["features"]] == [f["inferred_type"] for f in real["features"]]
+    assert read_json(out / "constraints.json")["features"] == read_json(REFERENCE / "housing" / "constraints.json")["features"]
+
+
+def test_monitoring_job_with_violations(docker_client, tmp_path):
+    capture = tmp_path / "endpoint"
+    housing = pd.read_csv(REFERENCE / "housing" / "housing.csv", dtype=str)
+    from datetime import datetime, timezone
+
+    start = datetime(2021, 7, 7, 19, tzinfo=timezone.utc)
+    rows = [list(r) for r in housing.iloc[:3].itertuples(index=False)]
+    write_capture(capture, [record(r[:-1], ["24.0"], t) for r, t in zip(rows, times(start, 3))])
+    base = tmp_path / "baseline"
+    (base / "stats").mkdir(parents=True)
+    (base / "constraints").mkdir()
+    shutil.copy(REFERENCE / "housing" / "statistics.json", base / "stats")
+    shutil.copy(REFERENCE / "housing" / "constraints.json", base / "constraints")
+    env = {
+        "dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}),
+        "dataset_source": f"{PROC}/input/endpoint",
+        "output_path": f"{PROC}/output",
+        "baseline_statistics": f"{PROC}/baseline/stats/statistics.json",
+        "baseline_constraints": f"{PROC}/baseline/constraints/constraints.json",
+        "start_time": "2021-07-07T19:00:00Z", "end_time": "2021-07-07T20:00:00Z",
+        "publish_cloudwatch_metrics": "Enabled",
+        "sagemaker_endpoint_name": "housing", "sagemaker_monitoring_schedule_name": "hourly",
+    }
+    code, message, out, logs = run_job(tmp_path, env, {capture: f"{PROC}/input/endpoint", base: f"{PROC}/baseline"})
+    assert code == 0, logs[-3000:]
+    assert message == "CompletedWithViolations: Job completed successfully with 4 violations."
+    violations = read_json(out / "constraint_violations.json")["violations"]
+    assert sorted((v["feature_name"], v["constraint_check_type"]) for v in violations) == [
+        ("chas", "data_type_check"), ("nox", "data_type_check"), ("rad", "data_type_check"), ("tax", "data_type_check"),
+    ]
+    metrics = (tmp_path / "ml-output" / "metrics" / "cloudwatch" / "cloudwatch_metrics.jsonl").read_text().splitlines()
+    assert any(json.loads(m)["MetricName"] == "feature_non_null_crim" for m in metrics)
+
+
+def test_failing_job(docker_client, tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "header-only.csv").write_text("a,b\n")
+    env = {"dataset_format": '{"csv": {"header": true}}', "dataset_source": f"{PROC}/input/data", "output_path": f"{PROC}/output"}
+    code, message, out, logs = run_job(tmp_path, env, {data: f"{PROC}/input/data"})
+    assert code == 255
+    assert message.startswith("Failed: [DATASET_EMPTY]")
+    assert list(out.iterdir()) == []
+    assert "Traceback" not in logs
+
+
+def test_stop_with_sigterm_ends_quickly_without_reports(docker_client, tmp_path):
+    """SageMaker stops a job with SIGTERM: it must end within seconds, write no report, and say so."""
+    data = tmp_path / "big"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    n = 1_500_000
+    pd.DataFrame({f"x{i}": rng.normal(size=n).round(5) for i in range(6)}).to_csv(data / "big.csv", index=False)
+    out, ml_output = tmp_path / "output", tmp_path / "ml-output"
+    out.mkdir()
+    ml_output.mkdir()
+    container = (
+        DockerContainer(IMAGE)
+        .with_env("dataset_format", '{"csv": {"header": true}}')
+        .with_env("dataset_source", f"{PROC}/input/data")
+        .with_env("output_path", f"{PROC}/output")
+        .with_env("MMON_SPARK_MASTER", "local[1]")
+        .with_volume_mapping(str(data), f"{PROC}/input/data", "ro")
+        .with_volume_mapping(str(out), f"{PROC}/output", "rw")
+        .with_volume_mapping(str(ml_output), "/opt/ml/output", "rw")
+    )
+    container.start()
+    wrapped = container.get_wrapped_container()
+    try:
+        deadline = time.monotonic() + 120
+        while b"Profiling" not in b"".join(container.get_logs()) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert time.monotonic() < deadline, "the job never started profiling"
+        time.sleep(1.0)
+        sent = time.monotonic()
+        wrapped.kill(signal="SIGTERM")
+        status = wrapped.wait(timeout=60)
+        elapsed = time.monotonic() - sent
+    finally:
+        container.stop()
+    assert status["StatusCode"] == 143
+    assert elapsed < 10, f"took {elapsed:.1f} s to stop"
+    assert (ml_output / "message").read_text().startswith("Failed: [STOPPED] Job stopped by SIGTERM")
+    assert [p.name for p in out.iterdir()] == []
+
+
+def test_docker_run_command_from_readme(docker_client, engine_cli, tmp_path):
+    """The README's `docker run` line (with podman standing in for docker where needed)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(REFERENCE / "housing" / "housing.csv", data)
+    out = tmp_path / "out"
+    out.mkdir()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    line = next(l for l in readme.splitlines() if l.startswith("docker run") and "baseline_dataset_input" in l)
+    command = (
+        line.replace("docker run", f"{engine_cli} run", 1)
+        .replace("$PWD/data", str(data)).replace("$PWD/out", str(out)).replace("mmon-analyzer:latest", IMAGE)
+    )
+    proc = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert read_json(out / "statistics.json")["dataset"]["item_count"] == 506
+    assert (out / "constraints.json").exists()
