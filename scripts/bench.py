@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Benchmark: our jobs beside DuckDB SUMMARIZE and whylogs, whole-process wall time and peak RSS.
+
+    python scripts/bench.py                       # W1, W2, W3 at full size (several minutes)
+    python scripts/bench.py --rows 20000 --scale 20000 40000 --records 5000 --runs 1   # smoke size
+
+Every measured run is a fresh process (Python, and for us the JVM, start included) that ends
+when its report is written. Peak RSS is the largest sum of resident memory over the process
+tree, sampled every 20 ms. Workloads:
+  W1  baseline of a generated CSV (20 columns: 10 fractional, 5 integral, 5 strings of 3-8
+      categories, ~1% missing in three columns) by us, DuckDB SUMMARIZE and whylogs (pandas)
+  W2  our baseline at several row counts: time per row and peak memory
+  W3  our monitoring job on captured records (CSV payloads of W1's features, 24 hourly files)
+      against W1's baseline: cost per record beside the baselining job's
+Results: a table on stdout and JSON (--json). Peers that are not installed are reported as such.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CATEGORIES = [["a", "b", "c"], ["north", "south", "east", "west"], ["x1", "x2", "x3", "x4", "x5"],
+              ["red", "green", "blue", "amber", "cyan", "pink"], [f"k{i}" for i in range(8)]]
+
+
+def make_csv(path: Path, rows: int, seed: int = 42) -> Path:
+    """Write the W1 dataset in chunks (bounded memory)."""
+    import numpy as np
+    import pandas as pd
+
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    tmp = path.with_suffix(".tmp")
+    chunk = 250_000
+    with open(tmp, "w") as fh:
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            cols = {}
+            for i in range(10):
+                cols[f"f{i}"] = rng.normal(i * 10, 1 + i, n).round(4)
+            for i in range(5):
+                cols[f"i{i}"] = rng.integers(0, 10 ** (i + 1), n)
+            for i, cats in enumerate(CATEGORIES):
+                cols[f"s{i}"] = rng.choice(cats, n)
+            frame = pd.DataFrame(cols)
+            for name in ("f0", "i0", "s0"):
+                frame[name] = frame[name].astype(object)
+                frame.loc[rng.random(n) < 0.01, name] = None
+            frame.to_csv(fh, index=False, header=start == 0)
+    tmp.rename(path)
+    return path
+
+
+def make_capture(root: Path, source_csv: Path, records: int, hours: int = 24) -> Path:
+    """`records` capture lines with CSV payloads (first column the output), spread over 24 hourly files."""
+    if root.exists():
+        return root
+    tmp = root.with_name(root.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    per_hour = -(-records // hours)
+    with open(source_csv) as src:
+        src.readline()
+        written = 0
+        for h in range(hours):
+            hour = start + timedelta(hours=h)
+            folder = tmp / "ep" / "AllTraffic" / hour.strftime("%Y/%m/%d/%H")
+            folder.mkdir(parents=True)
+            with open(folder / "00-00-000-bench.jsonl", "w") as out:
+                for j in range(min(per_hour, records - written)):
+                    line = src.readline().rstrip("\n")
+                    if not line:
+                        src.seek(0)
+                        src.readline()
+                        line = src.readline().rstrip("\n")
+                    first, rest = line.split(",", 1)
+                    when = (hour + timedelta(seconds=j * 3600 / per_hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    out.write(json.dumps({
+                        "captureData": {
+                            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": rest, "encoding": "CSV"},
+                            "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": first, "encoding": "CSV"},
+                        },
+                        "eventMetadata": {"eventId": f"e{written}", "inferenceTime": when},
+                        "eventVersion": "0",
+                    }) + "\n")
+                    written += 1
+    tmp.rename(root)
+    return root
+
+
+def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB, summed over the process tree) of one command."""
+    import psutil
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            procs = [root] + root.children(recursive=True)
+            rss = 0
+            for p in procs:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... exited {proc.returncode}: {err[-1500:]}")
+    return wall, peak / 1e6
+
+
+def median_of(runs: int, cmd: list[str], env: dict | None = None) -> dict:
+    results = [measure(cmd, env) for _ in range(runs)]
+    return {"wall_s": statistics.median(r[0] for r in results), "peak_rss_mb": max(r[1] for r in results),
+            "walls": [round(r[0], 2) for r in results]}
+
+
+def ours_baseline(csv: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "container.cli", "baseline", str(csv), "--output", str(out)]
+
+
+DUCKDB = "import duckdb,sys; duckdb.sql(\"SUMMARIZE SELECT * FROM read_csv('\" + sys.argv[1] + \"')\").fetchall()"
+WHYLOGS = "import sys, pandas as pd, whylogs as why; why.log(pd.read_csv(sys.argv[1])).view().to_pandas()"
+
+
+def peer_python(name: str, args) -> str | None:
+    """A Python that has the peer installed: ours, or the peer's own virtual environment."""
+    module = {"duckdb": "duckdb", "whylogs": "whylogs"}[name]
+    for python in ([getattr(args, f"{name}_python")] if getattr(args, f"{name}_python") else []) + [sys.executable]:
+        if python and subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=2_000_000, help="W1 rows")
+    parser.add_argument("--scale", type=int, nargs="*", default=[500_000, 2_000_000, 8_000_000], help="W2 row counts")
+    parser.add_argument("--records", type=int, default=500_000, help="W3 capture records")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench-out")
+    parser.add_argument("--json", type=Path, default=None, help="write results here (default workdir/results.json)")
+    parser.add_argument("--duckdb-python", help="Python with duckdb (default: this one)")
+    parser.add_argument("--whylogs-python", help="Python with whylogs, e.g. a separate venv")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["W1", "W2", "W3", "duckdb", "whylogs"])
+    args = parser.parse_args(argv)
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "memory_gb": round(_memory_bytes() / 2**30, 1)},
+        "runs": args.runs,
+    }
+    w1_csv = make_csv(work / f"w1-{args.rows}.csv", args.rows)
+    w1_out = work / "w1-baseline"
+    if "W1" not in args.skip:
+        w1 = {"rows": args.rows, "csv_mb": round(w1_csv.stat().st_size / 1e6, 1)}
+        w1["ours"] = median_of(args.runs, ours_baseline(w1_csv, w1_out), env)
+        for peer, code in (("duckdb", DUCKDB), ("whylogs", WHYLOGS)):
+            python = None if peer in args.skip else peer_python(peer, args)
+            if python is None:
+                w1[peer] = {"error": "not installed" if peer not in args.skip else "skipped"}
+                continue
+            w1[peer] = median_of(args.runs, [python, "-c", code, str(w1_csv)])
+            w1[f"ours_over_{peer}"] = round(w1["ours"]["wall_s"] / w1[peer]["wall_s"], 2)
+        results["W1"] = w1
+    elif not (w1_out / "statistics.json").exists():
+        measure(ours_baseline(w1_csv, w1_out), env)
+    if "W2" not in args.skip:
+        w2 = []
+        for rows in args.scale:
+            csv = make_csv(work / f"w1-{rows}.csv", rows)
+            r = median_of(args.runs, ours_baseline(csv, work / f"w2-{rows}"), env)
+            r.update(rows=rows, us_per_row=round(r["wall_s"] / rows * 1e6, 3))
+            w2.append(r)
+        results["W2"] = w2
+    if "W3" not in args.skip:
+        capture = make_capture(work / f"w3-capture-{args.records}", w1_csv, args.records)
+        cmd = [sys.executable, "-m", "container.cli", "monitor", str(capture), "--format", "capture",
+               "--statistics", str(w1_out / "statistics.json"), "--constraints", str(w1_out / "constraints.json"),
+               "--output", str(work / "w3-report")]
+        w3 = median_of(args.runs, cmd, env)
+        w3.update(records=args.records, us_per_record=round(w3["wall_s"] / args.records * 1e6, 3))
+        if "W1" in results:
+            base_per_row = results["W1"]["ours"]["wall_s"] / args.rows * 1e6
+            w3["over_baseline_per_row"] = round(w3["us_per_record"] / base_per_row, 2)
+        results["W3"] = w3
+    print(render(results))
+    target = args.json or work / "results.json"
+    target.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten: {target}")
+    return 0
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def render(r: dict) -> str:
+    m = r["machine"]
+    lines = [f"machine: {m['cpus']} cpus, {m['memory_gb']} GB, {m['platform']}, Python {m['python']}; median of {r['runs']} runs", ""]
+    lines.append("| workload | tool | wall (s) | peak RSS (MB) | note |")
+    lines.append("|---|---|---:|---:|---|")
+    if "W1" in r:
+        w1 = r["W1"]
+        for tool in ("ours", "duckdb", "whylogs"):
+            x = w1[tool]
+            if "error" in x:
+                lines.append(f"| W1 {w1['rows']:,} rows ({w1['csv_mb']} MB) | {tool} | - | - | {x['error']} |")
+                continue
+            note = ", ".join(f"ours/{p} = {w1[f'ours_over_{p}']}x" for p in ("duckdb", "whylogs") if tool == "ours" and f"ours_over_{p}" in w1)
+            lines.append(f"| W1 {w1['rows']:,} rows ({w1['csv_mb']} MB) | {tool} | {x['wall_s']:.2f} | {x['peak_rss_mb']:.0f} | {note} |")
+    for x in r.get("W2", []):
+        lines.append(f"| W2 {x['rows']:,} rows | ours | {x['wall_s']:.2f} | {x['peak_rss_mb']:.0f} | {x['us_per_row']} us/row |")
+    if "W3" in r:
+        x = r["W3"]
+        note = f"{x['us_per_record']} us/record" + (f", {x['over_baseline_per_row']}x baseline per row" if "over_baseline_per_row" in x else "")
+        lines.append(f"| W3 {x['records']:,} captured records | ours (monitoring) | {x['wall_s']:.2f} | {x['peak_rss_mb']:.0f} | {note} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
