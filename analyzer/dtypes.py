@@ -14,10 +14,27 @@ FRACTIONAL_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))$"
 INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
 BOOLEAN_PATTERN = r"^(true|false)$"
 
-# Java's `$` also matches before a final line terminator; Python's `$` does the same for "\n".
-_FRACTIONAL = re.compile(FRACTIONAL_PATTERN, re.ASCII)
-_INTEGRAL = re.compile(INTEGRAL_PATTERN, re.ASCII)
-_BOOLEAN = re.compile(BOOLEAN_PATTERN)
+# The engine evaluates one regular expression per value instead of three: NUMBER_PATTERN is
+# exactly INTEGRAL or FRACTIONAL (the fractional tail made optional); a number is fractional iff
+# it holds '.', 'e' or 'E' (every fractional match has one, no integral match has any). Booleans
+# are a set lookup: Java's `$` matches at the end or before one final line terminator, so
+# BOOLEAN_PATTERN matches exactly BOOLEAN_VALUES.
+NUMBER_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))?$"
+FRACTION_MARKERS = (".", "e", "E")
+JAVA_LINE_TERMINATORS = ("\r\n", "\n", "\r", "\u0085", "\u2028", "\u2029")
+BOOLEAN_VALUES = tuple(b + t for b in ("true", "false") for t in ("",) + JAVA_LINE_TERMINATORS)
+
+_FRACTIONAL = re.compile(FRACTIONAL_PATTERN[1:-1], re.ASCII)
+_INTEGRAL = re.compile(INTEGRAL_PATTERN[1:-1], re.ASCII)
+_BOOLEAN = re.compile(BOOLEAN_PATTERN[1:-1])
+
+
+def _java_anchored(value: str) -> str:
+    """The part of value that a Java ``^...$`` pattern must match in full."""
+    for terminator in JAVA_LINE_TERMINATORS:
+        if value.endswith(terminator):
+            return value[: -len(terminator)]
+    return value
 
 
 class InferredType(str, enum.Enum):
@@ -51,11 +68,12 @@ def classify(value: str | None) -> ValueClass:
     """
     if value is None:
         return ValueClass.NULL
-    if _FRACTIONAL.search(value):
+    body = _java_anchored(value)
+    if _FRACTIONAL.fullmatch(body):
         return ValueClass.FRACTIONAL
-    if _INTEGRAL.search(value):
+    if _INTEGRAL.fullmatch(body):
         return ValueClass.INTEGRAL
-    if _BOOLEAN.search(value):
+    if _BOOLEAN.fullmatch(body):
         return ValueClass.BOOLEAN
     return ValueClass.STRING
 

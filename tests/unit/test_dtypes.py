@@ -27,6 +27,11 @@ VALUE_CASES = [
     ("", ValueClass.STRING),
     ("abc", ValueClass.STRING),
     ("٣", ValueClass.STRING),  # non-ASCII digits are not digits for Java's \d
+    ("5\n", ValueClass.INTEGRAL),  # Java's $ before one final line terminator
+    ("1.5\u2028", ValueClass.FRACTIONAL),
+    ("true\r\n", ValueClass.BOOLEAN),
+    ("5\n\n", ValueClass.STRING),
+    ("false\t", ValueClass.STRING),
     (None, ValueClass.NULL),
 ]
 
@@ -65,3 +70,34 @@ def test_count_of_baseline_type_does_not_count_integral_as_fractional():
     assert counts.count_of(InferredType.FRACTIONAL) == 1
     assert counts.count_of(InferredType.INTEGRAL) == 2
     assert counts.count_of(InferredType.STRING) == 1
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.dtypes import BOOLEAN_VALUES, FRACTION_MARKERS, JAVA_LINE_TERMINATORS, NUMBER_PATTERN, _java_anchored
+
+_NUMBERISH = st.text(alphabet="0123456789+-. eE\ntruefalsx\r\u2028", max_size=12)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_NUMBERISH)
+def test_one_number_regex_and_markers_equal_the_two_deequ_regexes(value):
+    """The engine's single-regex classification equals Deequ's three-regex one."""
+    import re
+
+    number = re.fullmatch(NUMBER_PATTERN[1:-1], _java_anchored(value), re.ASCII) is not None
+    fractional = number and any(m in value for m in FRACTION_MARKERS)
+    integral = number and not fractional
+    boolean = not number and value in BOOLEAN_VALUES
+    expected = classify(value)
+    assert fractional == (expected is ValueClass.FRACTIONAL)
+    assert integral == (expected is ValueClass.INTEGRAL)
+    assert boolean == (expected is ValueClass.BOOLEAN)
+
+
+@pytest.mark.parametrize("terminator", JAVA_LINE_TERMINATORS)
+def test_java_dollar_allows_one_final_line_terminator(terminator):
+    assert classify("12" + terminator) is ValueClass.INTEGRAL
+    assert classify("true" + terminator) is ValueClass.BOOLEAN
+    assert classify("12" + terminator + terminator) is ValueClass.STRING
