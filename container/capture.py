@@ -101,12 +101,24 @@ def _side_columns(side: str) -> dict[str, str]:
         f"(CASE WHEN {enc} = 'BASE64' THEN CASE WHEN {kind} IN ('csv', 'json') "
         f"THEN CAST(try_to_binary({p}.data, 'base64') AS STRING) END ELSE {p}.data END)"
     )
+    # Fields are split on commas; an empty field becomes a missing value when columns are
+    # projected. Double-quoted fields may hold commas (a slower, regex-based split).
     csv_fields = (
-        f"transform(CASE WHEN instr(l, '\"') > 0 THEN transform(split(l, '{_QUOTE_AWARE_COMMA}'), "
-        f"f -> regexp_replace(f, '^\"|\"$', '')) ELSE split(l, ',') END, f -> nullif(f, ''))"
+        f"CASE WHEN instr(l, '\"') > 0 THEN transform(split(l, '{_QUOTE_AWARE_COMMA}'), "
+        f"f -> regexp_replace(f, '^\"|\"$', '')) ELSE split(l, ',') END"
     )
-    lines = f"filter(split(t_{side}, '\\r?\\n'), l -> trim(l) != '')"
-    csv_records = f"transform({lines}, l -> named_struct('pos', {csv_fields}, 'named', {_NO_MAP}))"
+    # Blank lines are dropped, but a payload that is only blank is one record with one empty
+    # field (an empty output value), so that later fields keep their positions.
+    nonblank = f"filter(split(t_{side}, '\\r?\\n'), l -> trim(l) != '')"
+    lines = f"(CASE WHEN size({nonblank}) = 0 THEN array('') ELSE {nonblank} END)"
+    # The common payload, one unquoted line, takes a path without lambda functions (Spark
+    # interprets those element by element).
+    one_line = f"TRIM(TRAILING '\\r\\n' FROM t_{side})"
+    simple = f"(instr({one_line}, '\\n') = 0 AND instr({one_line}, '\\r') = 0 AND instr(t_{side}, '\"') = 0)"
+    csv_records = (
+        f"(CASE WHEN {simple} THEN array(named_struct('pos', split({one_line}, ','), 'named', {_NO_MAP})) "
+        f"ELSE transform({lines}, l -> named_struct('pos', {csv_fields}, 'named', {_NO_MAP})) END)"
+    )
     json_lines = f"flatten(transform({lines}, l -> {_json_records('l')}))"
     json_records = (
         f"(CASE WHEN {ct} LIKE '%jsonl%' OR {ct} LIKE '%jsonlines%' THEN {json_lines} ELSE {_json_records(f't_{side}')} END)"
@@ -115,8 +127,9 @@ def _side_columns(side: str) -> dict[str, str]:
         f"(CASE WHEN k_{side} = 'csv' THEN {csv_records} WHEN k_{side} = 'json' THEN {json_records} END)"
     )
     failed = (
-        f"(k_{side} = 'other' OR (k_{side} IN ('csv', 'json') AND (t_{side} IS NULL OR NOT is_valid_utf8(t_{side}) OR "
-        f"exists(r_{side}, r -> r.pos IS NULL AND r.named IS NULL))))"
+        f"(k_{side} = 'other' OR (k_{side} IN ('csv', 'json') AND t_{side} IS NULL) "
+        f"OR ({enc} = 'BASE64' AND k_{side} IN ('csv', 'json') AND NOT is_valid_utf8(t_{side})) "
+        f"OR (k_{side} = 'json' AND exists(r_{side}, r -> r.pos IS NULL AND r.named IS NULL)))"
     )
     return {"kind": kind, "text": text, "records": records, "failed": failed}
 
@@ -172,12 +185,29 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
     if inner is None:
         pairs = f"transform(coalesce({outer}, array()), r -> named_struct('pos', r.pos, 'named', r.named))"
     else:
-        pairs = (
+        # One output and one input record (the usual case) are joined without lambdas.
+        single = (
+            f"array(named_struct('pos', concat(coalesce({outer}[0].pos, array()), coalesce({inner}[0].pos, array())), "
+            f"'named', map_concat(coalesce({outer}[0].named, map()), coalesce({inner}[0].named, map()))))"
+        )
+        zipped = (
             f"transform(arrays_zip(coalesce({outer}, array()), coalesce({inner}, array())), z -> named_struct("
             f"'pos', concat(coalesce(z['0'].pos, array()), coalesce(z['1'].pos, array())), "
             f"'named', map_concat(coalesce(z['0'].named, map()), coalesce(z['1'].named, map()))))"
         )
+        pairs = f"(CASE WHEN size({outer}) = 1 AND size({inner}) = 1 THEN {single} ELSE {zipped} END)"
     df = df.withColumn("recs", F.expr(f"CASE WHEN ok THEN {pairs} END"))
+    has_json = " OR ".join(f"k_{s} = 'json'" for s in order)
+    df = df.select(
+        "bad", "shadow", "in_window", "failed", "ok", "recs", F.expr(f"coalesce({has_json}, FALSE)").alias("has_json"),
+        F.expr(f"CASE WHEN bad THEN coalesce(substr({CORRUPT}, 1, 120), concat('eventId ', coalesce(eventMetadata.eventId, '?'), ' has no captureData')) END").alias("bad_example"),
+        F.expr(f"CASE WHEN {usable} AND failed THEN coalesce(eventMetadata.eventId, '?') END").alias("decode_example"),
+    )
+    # Decoded once: the summary below, and both profile passes, read this (spilled to local
+    # disk when it does not fit in memory) instead of parsing the capture JSON again.
+    from pyspark import StorageLevel
+
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
 
     summary_row = df.agg(
         F.count(F.lit(1)),
@@ -186,10 +216,12 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
         F.count_if(F.expr("NOT bad AND NOT shadow AND NOT in_window")),
         F.count_if(F.expr(f"{usable} AND failed")),
         F.sum(F.expr("size(recs)")),
-        F.max(F.expr("array_max(transform(recs, r -> size(r.pos)))")),
-        F.expr("array_distinct(flatten(collect_set(flatten(transform(recs, r -> map_keys(r.named))))))"),
-        F.first(F.expr(f"CASE WHEN bad THEN coalesce(substr({CORRUPT}, 1, 120), concat('eventId ', coalesce(eventMetadata.eventId, '?'), ' has no captureData')) END"), ignorenulls=True),
-        F.first(F.expr(f"CASE WHEN {usable} AND failed THEN coalesce(eventMetadata.eventId, '?') END"), ignorenulls=True),
+        F.max(F.expr("CASE WHEN size(recs) = 1 THEN size(recs[0].pos) ELSE array_max(transform(recs, r -> size(r.pos))) END")),
+        F.expr(
+            "array_distinct(flatten(collect_set(CASE WHEN has_json THEN flatten(transform(recs, r -> map_keys(r.named))) END)))"
+        ),
+        F.first("bad_example", ignorenulls=True),
+        F.first("decode_example", ignorenulls=True),
     ).collect()[0]
     summary = CaptureSummary(
         lines=int(summary_row[0]), bad_lines=int(summary_row[1]), shadow=int(summary_row[2]),
@@ -208,11 +240,11 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
     for i in range(summary.max_fields):
         name = baseline_names[i] if i < len(baseline_names) else f"_c{i}"
         named = f"try_element_at(rec.named, '{_sql_string(name)}'), " if name in summary.keys else ""
-        columns.append(F.expr(f"coalesce({named}try_element_at(rec.pos, {i + 1}))").alias(name))
+        columns.append(F.expr(f"nullif(coalesce({named}try_element_at(rec.pos, {i + 1})), '')").alias(name))
         names.append(name)
     for key in summary.keys:
         if key not in names:
-            columns.append(F.expr(f"try_element_at(rec.named, '{_sql_string(key)}')").alias(key))
+            columns.append(F.expr(f"nullif(try_element_at(rec.named, '{_sql_string(key)}'), '')").alias(key))
             names.append(key)
     ordered = [n for n in baseline_names if n in names] + [n for n in names if n not in baseline_names]
     records = df.where("ok").select(F.explode("recs").alias("rec")).select(*columns).select(*[f"`{n}`" for n in ordered])

@@ -283,3 +283,15 @@ def test_window_without_records(tmp_path, baseline):
 def test_start_after_end(tmp_path, baseline):
     _failed(*monitor(tmp_path, baseline, rows_to_records(fresh(50), H11), start_time="2024-03-05T13:00:00Z"),
             "[TIME_WINDOW_INVALID]")
+
+
+def test_empty_output_value_keeps_the_input_fields_in_place(tmp_path, baseline):
+    """An empty CSV output payload is one missing field, not zero fields (found by the benchmark)."""
+    frame = fresh()
+    frame["prediction"] = frame["prediction"].astype(object)
+    frame.loc[frame.index < 40, "prediction"] = None
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11, encodings=("CSV",)))
+    assert pairs == [("prediction", "completeness_check")]
+    stats = {f["name"]: f for f in read_json(out / "statistics.json")["features"]}
+    assert stats["prediction"]["numerical_statistics"]["common"]["num_missing"] == 40
+    assert stats["color"]["string_statistics"]["common"]["num_missing"] == 0
