@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -165,7 +164,6 @@ class JobConfig:
     post_analytics_processor_script: str | None = None
     cloudwatch_dir: str | None = None
     capture_max_bad_fraction: float = 0.01
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_monitoring(self) -> bool:
@@ -218,5 +216,4 @@ class JobConfig:
             post_analytics_processor_script=optional(params.POST_ANALYTICS_PROCESSOR_SCRIPT),
             cloudwatch_dir=optional(params.CLOUDWATCH_METRICS_DIRECTORY) or str(paths.default_cloudwatch_dir),
             capture_max_bad_fraction=bad_fraction,
-            extra={k: v for k, v in env.items() if k not in params.ANALYZER_PARAMETERS and k not in os.environ},
         )

@@ -11,18 +11,14 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping
 
-from analyzer import MonitoringConfig, ProfileOptions, profile, suggest
 from analyzer.errors import AlgorithmError, AnalyzerError, InputError
-from analyzer.formats import constraints_json, statistics_json
-from analyzer.model import DistributionConstraints
 
 from . import exit_message, params
 from .config import JobConfig, Paths, merged_environment
-from .dataset import read_dataset
+from .jobs import JobResult, run_baseline
+from .monitoring import run_monitoring
 from .outputs import ReportWriter, check_writable
 
 log = logging.getLogger("mmon")
@@ -37,12 +33,6 @@ class JobStopped(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signal_name = signal.Signals(signum).name
-
-
-@dataclass(frozen=True)
-class JobResult:
-    violations: int
-    files: tuple[Path, ...]
 
 
 def configure_logging(env: Mapping[str, str]) -> None:
@@ -76,40 +66,8 @@ def _install_stop_handlers() -> dict:
     return previous
 
 
-def run_baseline(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
-    dataset = read_dataset(spark, config.dataset_source, config.dataset_format)
-    result = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column))
-    _log_data_quality(result)
-    if result.statistics.item_count == 0:
-        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")
-    monitoring = MonitoringConfig(
-        distribution_constraints=DistributionConstraints(
-            categorical_drift_method=config.categorical_drift_method or "LInfinity"
-        )
-    )
-    constraints = suggest(result.statistics, monitoring)
-    writer.stage(params.STATISTICS_FILE, statistics_json.to_dict(result.statistics))
-    writer.stage(params.CONSTRAINTS_FILE, constraints_json.to_dict(constraints))
-    return JobResult(0, tuple(writer.commit()))
-
-
-def _log_data_quality(result) -> None:
-    if result.malformed_rows:
-        log.warning(
-            "%d rows did not have the header's number of fields: missing fields were counted as "
-            "missing values and extra fields were ignored",
-            result.malformed_rows,
-        )
-    if result.undecodable_values:
-        log.warning("%d values held bytes that are not UTF-8 and were counted as missing", result.undecodable_values)
-
-
 def run(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
-    if config.is_monitoring:
-        from .monitoring import run_monitoring
-
-        return run_monitoring(spark, config, writer)
-    return run_baseline(spark, config, writer)
+    return (run_monitoring if config.is_monitoring else run_baseline)(spark, config, writer)
 
 
 class _JobState:

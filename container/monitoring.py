@@ -16,6 +16,7 @@ from . import params
 from .capture import read_capture
 from .config import CaptureFormat, CsvFormat, JobConfig
 from .dataset import read_dataset
+from .jobs import JobResult, log_data_quality
 from .metrics import cloudwatch_records, write_metrics
 from .outputs import ReportWriter
 
@@ -51,9 +52,7 @@ def load_baseline(config: JobConfig) -> tuple[Statistics | None, Constraints]:
     return statistics, constraints
 
 
-def run_monitoring(spark, config: JobConfig, writer: ReportWriter):
-    from .entrypoint import JobResult, _log_data_quality
-
+def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
     baseline, constraints = load_baseline(config)
     names = [f.name for f in constraints.features]
     fmt = config.dataset_format
@@ -73,7 +72,7 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter):
             dataset = type(dataset)(df.select(*renamed), dataset.malformed_column, dataset.files)
     domains = {f.name: f.domains for f in constraints.features if f.domains}
     current = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column, domains=domains))
-    _log_data_quality(current)
+    log_data_quality(current)
     stats = current.statistics
     if stats.item_count == 0:
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" in the analysis window")

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dtypes import InferredType
 from ..model import Constraints, DistributionConstraints, FeatureConstraints, MonitoringConfig
-from ._common import require
+from ._common import feature_header, require
 
 
 def to_dict(constraints: Constraints) -> dict:
@@ -84,12 +83,7 @@ def from_dict(d: Any) -> Constraints:
         raise ValueError("top level must be a JSON object")
     features = []
     for i, f in enumerate(require(d, "features", list, "constraints")):
-        where = f"features[{i}]"
-        name = require(f, "name", str, where)
-        try:
-            inferred = InferredType(require(f, "inferred_type", str, where))
-        except ValueError as exc:
-            raise ValueError(f"{where}: unknown inferred_type {f.get('inferred_type')!r}") from exc
+        where, name, inferred = feature_header(f, i)
         num = f.get("num_constraints") or {}
         strc = f.get("string_constraints") or {}
         domains = strc.get("domains")

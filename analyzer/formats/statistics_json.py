@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dtypes import InferredType
 from ..model import (
     Bucket,
     CategoricalBucket,
@@ -14,7 +13,7 @@ from ..model import (
     StringStatistics,
 )
 from ..sketch import KllSketch
-from ._common import finite, require
+from ._common import feature_header, finite, require
 
 NUMBER = (int, float)
 
@@ -136,12 +135,7 @@ def from_dict(d: Any) -> Statistics:
     item_count = int(require(dataset, "item_count", NUMBER, "dataset"))
     features = []
     for i, f in enumerate(require(d, "features", list, "statistics")):
-        where = f"features[{i}]"
-        name = require(f, "name", str, where)
-        try:
-            inferred = InferredType(require(f, "inferred_type", str, where))
-        except ValueError as exc:
-            raise ValueError(f"{where}: unknown inferred_type {f.get('inferred_type')!r}") from exc
+        where, name, inferred = feature_header(f, i)
         numerical = string = None
         if "numerical_statistics" in f:
             numerical = _numerical_from_dict(f["numerical_statistics"], where + ".numerical_statistics")

@@ -295,3 +295,57 @@ def test_empty_output_value_keeps_the_input_fields_in_place(tmp_path, baseline):
     stats = {f["name"]: f for f in read_json(out / "statistics.json")["features"]}
     assert stats["prediction"]["numerical_statistics"]["common"]["num_missing"] == 40
     assert stats["color"]["string_statistics"]["common"]["num_missing"] == 0
+
+
+def test_marketplace_monitoring_reproduces_real_verdict(tmp_path):
+    """Baseline from baseline.csv, traffic from data_quality_drift.csv as the endpoint captured
+    it (model output first; the notebook sent zip_feature_0/1 from float pandas columns, so as
+    `0.0`, `-0.25`). SageMaker's report shows zip_feature_0 and zip_feature_1 data types,
+    age_range completeness (310 of 320) and target drift; the screenshot may be cropped, so
+    those four must be among ours, with the same words. The model's real outputs are not
+    available: a constant output stands in, and only the target drift's presence is compared."""
+    ref = REFERENCE / "marketplace"
+    base = tmp_path / "baseline"
+    assert main({
+        "SAGEMAKER_BASE_DIR": str(tmp_path / "ml0"), "output_path": str(base), "MMON_SPARK_MASTER": "local[2]",
+        "dataset_source": str(ref / "baseline.csv"), "dataset_format": '{"csv": {"header": true}}',
+    }) == 0
+    lines = (ref / "data_quality_drift.csv").read_text().splitlines()
+    start = datetime(2021, 1, 29, 13, tzinfo=timezone.utc)
+    records = []
+    for line, when in zip(lines, times(start, len(lines))):
+        fields = line.split(",")
+        fields[3:5] = [str(float(v)) for v in fields[3:5]]  # pandas float64 columns
+        r = record([], ["0.5"], when)
+        r["captureData"]["endpointInput"]["data"] = ",".join(fields)
+        records.append(r)
+    code, message, pairs, out = monitor(
+        tmp_path, base, records, start_time="2021-01-29T13:00:00Z", end_time="2021-01-29T14:00:00Z",
+    )
+    real = read_json(ref / "monitoring-report-transcribed-from-screenshots.json")["violations"]
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in real} <= set(pairs)
+    # Beyond the screenshot: drift of the traffic's own features (household_income_range by 0.6).
+    assert set(pairs) - {(v["feature_name"], v["constraint_check_type"]) for v in real} == {
+        ("gender", "baseline_drift_check"), ("age_range", "baseline_drift_check"),
+        ("household_income_range", "baseline_drift_check"),
+    }
+    ours = {(v["feature_name"], v["constraint_check_type"]): v["description"] for v in read_json(out / "constraint_violations.json")["violations"]}
+    for v in real:
+        if v["constraint_check_type"] != "baseline_drift_check":
+            assert ours[(v["feature_name"], v["constraint_check_type"])] == v["description"]
+    # The execution's statistics, as the report displayed them (pandas-rounded to 6 significant
+    # digits): every feature but the stand-in target matches to that rounding.
+    shown = read_json(ref / "monitoring-report-transcribed-from-screenshots.json")["execution_statistics_rounded"]
+    stats = {f["name"]: f["numerical_statistics"] for f in read_json(out / "statistics.json")["features"]}
+    assert stats["age_range"]["common"] == {"num_present": 310, "num_missing": 10}
+    compared = 0
+    for name, expected in shown.items():
+        if name == "target":
+            continue
+        ours = stats[name]
+        assert (ours["common"]["num_present"], ours["common"]["num_missing"]) == (expected["num_present"], expected["num_missing"])
+        for key in ("mean", "sum", "std_dev", "min", "max"):
+            if key in expected:
+                assert ours[key] == pytest.approx(expected[key], rel=5e-6, abs=1e-6), (name, key)  # 6-decimal display, ties to even
+                compared += 1
+    assert compared >= 15
