@@ -15,7 +15,7 @@ from typing import Mapping
 
 from analyzer.errors import AlgorithmError, AnalyzerError, InputError
 
-from . import exit_message, params
+from . import exit_message, params, scripts
 from .config import JobConfig, Paths, merged_environment
 from .jobs import JobResult, run_baseline
 from .monitoring import run_monitoring
@@ -79,11 +79,18 @@ class _JobState:
 
 def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None:
     started = time.monotonic()
+    saved_environ = None
     try:
         env = merged_environment(environ, paths)
         config = JobConfig.from_environ(env, paths)
         log.info("All params: %s", json.dumps({k: env[k] for k in sorted(env) if k in params.ANALYZER_PARAMETERS}))
         state.writer = ReportWriter(check_writable(config.output_path))
+        if config.record_preprocessor_script or config.post_analytics_processor_script:
+            # As in SageMaker's container, the job's variables are visible to the user's scripts
+            # (restored when the job ends, for callers that run several jobs in one process).
+            saved_environ = dict(os.environ)
+            os.environ.update(env)
+            scripts.validate(config)
         from .session import build_session
 
         spark = build_session(env)
@@ -93,6 +100,8 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
             raise
         except Exception as exc:  # Spark failures while reading data surface here
             raise _classify_spark_error(exc) from exc
+        if config.post_analytics_processor_script:
+            scripts.run_postprocessor(config.post_analytics_processor_script)
         state.message, state.code = exit_message.completed(result.violations), 0
         log.info("Wrote %s in %.1f s", ", ".join(str(p) for p in result.files), time.monotonic() - started)
     except AnalyzerError as exc:
@@ -106,6 +115,10 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         log.exception("Exception performing analysis")
         state.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))
         state.code = EXIT_FAILED
+    finally:
+        if saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(saved_environ)
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
@@ -152,6 +165,9 @@ _INPUT_MARKERS = (
 def _classify_spark_error(exc: Exception) -> AnalyzerError:
     text = str(exc).strip()
     first = text.splitlines()[0][:400] if text else type(exc).__name__
+    if scripts.SCRIPT_ERROR_MARKER in text:
+        reason = text.split(scripts.SCRIPT_ERROR_MARKER, 1)[1].strip().splitlines()[0][:400]
+        return InputError("SCRIPT_FAILED", which=scripts.PREPROCESSOR, path="preprocess_handler", reason=reason)
     if any(marker in text for marker in _INPUT_MARKERS):
         return InputError("DATASET_UNREADABLE", what="the dataset", reason=first)
     return AlgorithmError("INTERNAL", reason=first)

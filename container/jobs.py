@@ -12,7 +12,7 @@ from analyzer.model import DistributionConstraints
 
 from . import params
 from .config import JobConfig
-from .dataset import read_dataset
+from .dataset import list_data_files, read_dataset
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,14 @@ def log_data_quality(result: DatasetProfile) -> None:
 
 
 def run_baseline(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
-    dataset = read_dataset(spark, config.dataset_source, config.dataset_format)
-    result = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column))
+    if config.record_preprocessor_script:
+        from .scripts import preprocessed_rows
+
+        df, _ = preprocessed_rows(spark, list_data_files(config.dataset_source), config, [])
+        result = profile(df)
+    else:
+        dataset = read_dataset(spark, config.dataset_source, config.dataset_format)
+        result = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column))
     log_data_quality(result)
     if result.statistics.item_count == 0:
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")

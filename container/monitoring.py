@@ -13,9 +13,9 @@ from analyzer.formats import constraints_json, statistics_json, violations_json
 from analyzer.model import Constraints, Statistics
 
 from . import params
-from .capture import read_capture
+from .capture import _iso, files_in_window, read_capture
 from .config import CaptureFormat, CsvFormat, JobConfig
-from .dataset import read_dataset
+from .dataset import Dataset, list_data_files, read_dataset
 from .jobs import JobResult, log_data_quality
 from .metrics import cloudwatch_records, write_metrics
 from .outputs import ReportWriter
@@ -56,7 +56,17 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
     baseline, constraints = load_baseline(config)
     names = [f.name for f in constraints.features]
     fmt = config.dataset_format
-    if isinstance(fmt, CaptureFormat):
+    if config.record_preprocessor_script:
+        from .scripts import preprocessed_rows
+
+        files = list_data_files(config.dataset_source)
+        if isinstance(fmt, CaptureFormat):
+            files = files_in_window(files, config.start_time, config.end_time)
+        df, count = preprocessed_rows(spark, files, config, names) if files else (None, 0)
+        if count == 0:
+            raise InputError("NO_CAPTURE_IN_WINDOW", start=_iso(config.start_time), end=_iso(config.end_time), source=config.dataset_source)
+        dataset = Dataset(df, None, tuple(files))
+    elif isinstance(fmt, CaptureFormat):
         dataset = read_capture(
             spark, config.dataset_source, fmt, names, config.start_time, config.end_time, config.capture_max_bad_fraction
         )

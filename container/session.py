@@ -54,6 +54,8 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         "spark.sql.csv.parser.columnPruning.enabled": "false",
         "spark.sql.files.maxPartitionBytes": str(64 << 20),
         "spark.local.dir": env.get("TMPDIR", "/tmp"),
+        # Python workers (user preprocessor scripts) use this interpreter and its packages.
+        "spark.pyspark.python": env.get("PYSPARK_PYTHON") or sys.executable,
         # Spark's generated code can exceed HotSpot's 8000-byte limit for JIT compilation;
         # interpreted, such methods are many times slower.
         "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -XX:-DontCompileHugeMethods",
@@ -76,6 +78,8 @@ def build_session(env: Mapping[str, str]):
     from pyspark.sql import SparkSession
 
     master, conf = spark_settings(env)
+    # PySpark's driver picks the workers' interpreter from this variable only.
+    os.environ.setdefault("PYSPARK_PYTHON", conf["spark.pyspark.python"])
     builder = SparkSession.builder.master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
