@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import params
@@ -59,9 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--constraints", required=True, help="baseline constraints.json")
     mon.add_argument("--start-time")
     mon.add_argument("--end-time")
+    mon.add_argument(
+        "--window", choices=sorted(WINDOWS),
+        help="set start/end like a schedule: the last whole hour (or day) before now, in UTC",
+    )
     mon.add_argument("--capture-index-names", nargs="+", default=["endpointInput", "endpointOutput"])
     mon.add_argument("--fail-on-violations", action="store_true", help=f"exit {EXIT_VIOLATIONS} when violations are found")
+    for p in (base, mon):
+        p.add_argument("--log-json", action="store_true", help="log one JSON object per line (for log collectors)")
     return parser
+
+
+WINDOWS = {"last-hour": timedelta(hours=1), "last-day": timedelta(days=1)}
+
+
+def window(name: str, now: datetime | None = None) -> tuple[str, str]:
+    """The window an hourly (daily) schedule running now would analyse.
+
+    Examples
+    --------
+    >>> window("last-hour", datetime(2024, 3, 5, 11, 20, tzinfo=timezone.utc))
+    ('2024-03-05T10:00:00Z', '2024-03-05T11:00:00Z')
+    """
+    now = now or datetime.now(timezone.utc)
+    size = WINDOWS[name]
+    end = now.replace(minute=0, second=0, microsecond=0)
+    if size >= timedelta(days=1):
+        end = end.replace(hour=0)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (end - size).strftime(fmt), end.strftime(fmt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,11 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     })
     if args.spark_master:
         env[params.SPARK_MASTER] = args.spark_master
+    if args.log_json:
+        env[params.LOG_FORMAT] = "json"
     if args.command == "baseline" and args.categorical_drift_method:
         env[params.CATEGORICAL_DRIFT_METHOD] = args.categorical_drift_method
     if args.command == "monitor":
         env[params.BASELINE_STATISTICS] = os.path.abspath(args.statistics)
         env[params.BASELINE_CONSTRAINTS] = os.path.abspath(args.constraints)
+        if args.window:
+            env[params.START_TIME], env[params.END_TIME] = window(args.window)
         if args.start_time:
             env[params.START_TIME] = args.start_time
         if args.end_time:

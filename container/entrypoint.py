@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Mapping
 
 from analyzer.errors import AlgorithmError, AnalyzerError, InputError
@@ -35,14 +36,36 @@ class JobStopped(BaseException):
         self.signal_name = signal.Signals(signum).name
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
 def configure_logging(env: Mapping[str, str]) -> None:
     level = env.get(params.LOG_LEVEL, "INFO").upper()
     root = logging.getLogger()
-    if not any(getattr(h, "_mmon", False) for h in root.handlers):
+    formatter: logging.Formatter
+    if env.get(params.LOG_FORMAT, "").lower() == "json":
+        formatter = JsonFormatter()
+        formatter.converter = time.gmtime  # type: ignore[assignment]
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = next((h for h in root.handlers if getattr(h, "_mmon", False)), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._mmon = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    handler.setFormatter(formatter)
     root.setLevel(level if level in logging._nameToLevel else "INFO")
     for noisy in ("py4j", "py4j.clientserver", "py4j.java_gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -91,6 +114,8 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
             saved_environ = dict(os.environ)
             os.environ.update(env)
             scripts.validate(config)
+        if not Path(config.dataset_source).exists():  # fail before starting a JVM
+            raise InputError("DATASET_SOURCE_MISSING", source=config.dataset_source)
         from .session import build_session
 
         spark = build_session(env)

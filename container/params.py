@@ -37,6 +37,7 @@ SPARK_CONF = "MMON_SPARK_CONF"  # JSON object of extra Spark settings
 DRIVER_MEMORY = "MMON_DRIVER_MEMORY"  # e.g. 4g; default derived from the container's memory
 CAPTURE_MAX_BAD_FRACTION = "MMON_CAPTURE_MAX_BAD_FRACTION"  # default 0.01
 LOG_LEVEL = "MMON_LOG_LEVEL"
+LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # Relative to the base dir.

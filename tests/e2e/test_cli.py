@@ -59,3 +59,25 @@ def test_cli_monitor_against_real_baseline_with_fail_on_violations(tmp_path, cap
     assert capsys.readouterr().out.strip() == "CompletedWithViolations: Job completed successfully with 4 violations."
     assert cli.main(args + ["--fail-on-violations"]) == cli.EXIT_VIOLATIONS
     assert len(read_json(tmp_path / "report" / "constraint_violations.json")["violations"]) == 4
+
+
+def test_window_shortcut_is_the_last_whole_hour():
+    from datetime import datetime, timezone
+
+    now = datetime(2024, 3, 5, 0, 59, 59, tzinfo=timezone.utc)
+    assert cli.window("last-hour", now) == ("2024-03-04T23:00:00Z", "2024-03-05T00:00:00Z")
+    assert cli.window("last-day", now) == ("2024-03-04T00:00:00Z", "2024-03-05T00:00:00Z")
+
+
+def test_json_logs_on_request(tmp_path):
+    """`--log-json`: every stderr line of the job is a JSON object (Spark's own start-up banner
+    aside, which is not ours to format)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "container.cli", "baseline", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o"), "--log-json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 255
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert any(r["level"] == "ERROR" and "[DATASET_SOURCE_MISSING]" in r["message"] for r in records)
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert [l for l in proc.stderr.splitlines() if l.strip() and not l.startswith("{")] == []
