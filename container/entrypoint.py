@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Mapping
 
 from analyzer.errors import AlgorithmError, AnalyzerError, InputError
 
-from . import exit_message, params, scripts
+from . import exit_message, params, scripts, storage
 from .config import JobConfig, Paths, merged_environment
 from .jobs import JobResult, run_baseline
 from .monitoring import run_monitoring
@@ -93,6 +95,12 @@ def run(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
     return (run_monitoring if config.is_monitoring else run_baseline)(spark, config, writer)
 
 
+_LOCATIONS = (
+    "dataset_source", "output_path", "baseline_statistics", "baseline_constraints",
+    "record_preprocessor_script", "post_analytics_processor_script",
+)
+
+
 class _JobState:
     def __init__(self) -> None:
         self.writer: ReportWriter | None = None
@@ -103,10 +111,15 @@ class _JobState:
 def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None:
     started = time.monotonic()
     saved_environ = None
+    staging: Path | None = None
     try:
         env = merged_environment(environ, paths)
         config = JobConfig.from_environ(env, paths)
         log.info("All params: %s", json.dumps({k: env[k] for k in sorted(env) if k in params.ANALYZER_PARAMETERS}))
+        remote_output = None
+        if any(storage.is_s3(getattr(config, f)) for f in _LOCATIONS):
+            staging = Path(tempfile.mkdtemp(prefix="mmon-s3-"))
+            config, remote_output = storage.localize(config, staging)
         state.writer = ReportWriter(check_writable(config.output_path))
         if config.record_preprocessor_script or config.post_analytics_processor_script:
             # As in SageMaker's container, the job's variables are visible to the user's scripts
@@ -114,7 +127,7 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
             saved_environ = dict(os.environ)
             os.environ.update(env)
             scripts.validate(config)
-        if not Path(config.dataset_source).exists():  # fail before starting a JVM
+        if not storage.is_s3(config.dataset_source) and not Path(config.dataset_source).exists():  # before the JVM
             raise InputError("DATASET_SOURCE_MISSING", source=config.dataset_source)
         from .session import build_session
 
@@ -127,6 +140,8 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
             raise _classify_spark_error(exc) from exc
         if config.post_analytics_processor_script:
             scripts.run_postprocessor(config.post_analytics_processor_script)
+        if remote_output:
+            storage.upload_all(list(result.files), remote_output)
         state.message, state.code = exit_message.completed(result.violations), 0
         log.info("Wrote %s in %.1f s", ", ".join(str(p) for p in result.files), time.monotonic() - started)
     except AnalyzerError as exc:
@@ -141,6 +156,8 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         state.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))
         state.code = EXIT_FAILED
     finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if saved_environ is not None:
             os.environ.clear()
             os.environ.update(saved_environ)
