@@ -16,6 +16,7 @@ CODES: Mapping[str, str] = {
         "{bad} of {total} capture lines are not valid capture records (more than the allowed "
         "{allowed_percent}%); first problem: {example}"
     ),
+    "CLOUDWATCH_FAILED": "PutMetricData to namespace {namespace} failed: {reason}",
     "DATASET_EMPTY": "Dataset {source} has no records{detail}",
     "DATASET_FORMAT_INVALID": "Invalid dataset_format {value!r}: {reason}",
     "DATASET_FORMAT_UNSUPPORTED": "Unsupported dataset_format {name!r}; supported: {supported}",

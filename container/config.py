@@ -164,6 +164,8 @@ class JobConfig:
     post_analytics_processor_script: str | None = None
     cloudwatch_dir: str | None = None
     capture_max_bad_fraction: float = 0.01
+    put_metric_data: bool = False
+    cloudwatch_namespace: str | None = None
 
     @property
     def is_monitoring(self) -> bool:
@@ -216,4 +218,6 @@ class JobConfig:
             post_analytics_processor_script=optional(params.POST_ANALYTICS_PROCESSOR_SCRIPT),
             cloudwatch_dir=optional(params.CLOUDWATCH_METRICS_DIRECTORY) or str(paths.default_cloudwatch_dir),
             capture_max_bad_fraction=bad_fraction,
+            put_metric_data=(optional(params.PUT_METRIC_DATA) or "Disabled") == "Enabled",
+            cloudwatch_namespace=optional(params.CLOUDWATCH_NAMESPACE),
         )

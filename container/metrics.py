@@ -49,3 +49,29 @@ def write_metrics(directory: Path, records: list[dict]) -> Path:
     tmp.write_text("".join(json.dumps(r, allow_nan=False) + "\n" for r in records), encoding="utf-8")
     os.replace(tmp, final)
     return final
+
+
+ENDPOINT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+BATCH_NAMESPACE = "aws/sagemaker/ModelMonitoring/data-metrics"
+_CHUNK = 500
+
+
+def put_metric_data(records: list[dict], namespace: str) -> int:
+    """Send the same records with CloudWatch's PutMetricData (outside SageMaker, where no
+    platform picks the metric file up). Returns the number of metrics sent."""
+    import boto3
+
+    from analyzer.errors import InputError
+
+    data = []
+    for r in records:
+        item = {k: v for k, v in r.items() if k != "Timestamp"}
+        item["Timestamp"] = datetime.strptime(r["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")
+        data.append(item)
+    try:
+        client = boto3.client("cloudwatch")
+        for i in range(0, len(data), _CHUNK):
+            client.put_metric_data(Namespace=namespace, MetricData=data[i : i + _CHUNK])
+    except Exception as exc:
+        raise InputError("CLOUDWATCH_FAILED", namespace=namespace, reason=" ".join(str(exc).split())[:300]) from None
+    return len(data)

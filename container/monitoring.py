@@ -17,7 +17,7 @@ from .capture import _iso, files_in_window, read_capture
 from .config import CaptureFormat, CsvFormat, JobConfig
 from .dataset import Dataset, list_data_files, read_dataset
 from .jobs import JobResult, log_data_quality
-from .metrics import cloudwatch_records, write_metrics
+from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, put_metric_data, write_metrics
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -99,4 +99,8 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
         when = config.metric_time or config.start_time or datetime.now(timezone.utc)
         records = cloudwatch_records(stats, result.drift, when, config.endpoint_name, config.schedule_name)
         write_metrics(Path(config.cloudwatch_dir), records)
+        if config.put_metric_data:
+            namespace = config.cloudwatch_namespace or (ENDPOINT_NAMESPACE if config.endpoint_name else BATCH_NAMESPACE)
+            sent = put_metric_data(records, namespace)
+            log.info("Sent %d metrics to CloudWatch namespace %s", sent, namespace)
     return JobResult(len(result.violations), tuple(writer.commit()))

@@ -36,6 +36,8 @@ SPARK_MASTER = "MMON_SPARK_MASTER"  # e.g. spark://host:7077, yarn; default loca
 SPARK_CONF = "MMON_SPARK_CONF"  # JSON object of extra Spark settings
 DRIVER_MEMORY = "MMON_DRIVER_MEMORY"  # e.g. 4g; default derived from the container's memory
 CAPTURE_MAX_BAD_FRACTION = "MMON_CAPTURE_MAX_BAD_FRACTION"  # default 0.01
+PUT_METRIC_DATA = "MMON_CLOUDWATCH_PUT_METRIC_DATA"  # Enabled: also call PutMetricData (outside SageMaker)
+CLOUDWATCH_NAMESPACE = "MMON_CLOUDWATCH_NAMESPACE"
 LOG_LEVEL = "MMON_LOG_LEVEL"
 LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
 

@@ -121,3 +121,51 @@ def test_interrupted_upload_leaves_no_partial_reports(s3, tmp_path, monkeypatch)
     assert code == 255 and message.startswith("Failed: [S3_ERROR] S3 upload of"), message
     assert len(calls) == 2  # the first report did reach S3 ...
     assert keys(s3, "out/") == []  # ... and was removed again
+
+
+def test_access_denied(s3, tmp_path, monkeypatch):
+    """moto's server with authentication switched on refuses our (unknown) key with HTTP 403."""
+    import moto.settings
+    from moto.core.responses import ActionAuthenticatorMixin
+
+    s3.upload_file(str(REFERENCE / "housing" / "housing.csv"), BUCKET, "secret/housing.csv")
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    code, message = run(
+        tmp_path, dataset_source=f"s3://{BUCKET}/secret", output_path=str(tmp_path / "out"),
+        dataset_format='{"csv": {"header": true}}',
+    )
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
+    assert code == 255 and message.startswith(f"Failed: [S3_ACCESS_DENIED] Access denied to s3://{BUCKET}/secret (listing)"), message
+
+
+def test_put_metric_data_outside_sagemaker(s3, tmp_path):
+    """publish_cloudwatch_metrics=Enabled plus MMON_CLOUDWATCH_PUT_METRIC_DATA=Enabled: the metric
+    file is written and the same metrics reach CloudWatch (moto's server) with their dimensions."""
+    import boto3
+
+    base = tmp_path / "base"
+    assert run(base, dataset_source=REFERENCE / "housing" / "housing.csv", output_path=base / "out",
+               dataset_format='{"csv": {"header": true}}')[0] == 0
+    local = tmp_path / "capture"
+    rows = [line.split(",") for line in (REFERENCE / "housing" / "housing.csv").read_text().splitlines()[1:40]]
+    start = datetime(2021, 7, 7, 10, tzinfo=timezone.utc)
+    write_capture(local, [record(r[1:], [r[0]], t) for r, t in zip(rows, times(start, len(rows)))])
+    code, message = run(
+        tmp_path / "m", dataset_source=local, output_path=tmp_path / "m" / "out",
+        dataset_format='{"sagemakerCaptureJson": {}}', start_time="2021-07-07T10:00:00Z", end_time="2021-07-07T11:00:00Z",
+        baseline_statistics=base / "out" / "statistics.json", baseline_constraints=base / "out" / "constraints.json",
+        publish_cloudwatch_metrics="Enabled", sagemaker_endpoint_name="housing", sagemaker_monitoring_schedule_name="hourly",
+        MMON_CLOUDWATCH_PUT_METRIC_DATA="Enabled",
+    )
+    assert code == 0, message
+    cw = boto3.client("cloudwatch")
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="aws/sagemaker/Endpoints/data-metrics")["Metrics"]}
+    assert {"feature_non_null_crim", "feature_data_crim", "feature_baseline_drift_crim"} <= names
+    stats = cw.get_metric_statistics(
+        Namespace="aws/sagemaker/Endpoints/data-metrics", MetricName="feature_data_crim",
+        Dimensions=[{"Name": "Endpoint", "Value": "housing"}, {"Name": "MonitoringSchedule", "Value": "hourly"}],
+        StartTime=datetime(2021, 7, 7, 9, tzinfo=timezone.utc), EndTime=datetime(2021, 7, 7, 12, tzinfo=timezone.utc),
+        Period=3600, Statistics=["SampleCount", "Maximum"],
+    )["Datapoints"]
+    assert stats and stats[0]["SampleCount"] == 39.0
