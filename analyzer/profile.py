@@ -40,6 +40,15 @@ from .sketch import DEFAULT_K, KllSketch
 log = logging.getLogger(__name__)
 
 REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def _undecodable(text: Column) -> Column:
+    """Undecodable bytes arrive as U+FFFD; such a value is counted as missing."""
+    return F.instr(text, REPLACEMENT_CHARACTER) > 0
+
+
+def _decoded(text: Column) -> Column:
+    return F.when(_undecodable(text), F.lit(None)).otherwise(text)
 _INTEGRAL_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 _NUMERIC_TYPES = (T.FloatType, T.DoubleType, T.DecimalType)
 
@@ -99,8 +108,7 @@ def _cells(df: DataFrame, features: list[str], malformed: str | None) -> DataFra
 def _classified(cells: DataFrame) -> DataFrame:
     """Add s (text, with undecodable values nulled), u (undecodable), c (class) and d (double)."""
     v = F.col("v")
-    undecodable = F.instr(v, REPLACEMENT_CHARACTER) > 0
-    cells = cells.select("i", "m", "n", "k", undecodable.alias("u"), F.when(undecodable, None).otherwise(v).alias("s"))
+    cells = cells.select("i", "m", "n", "k", _undecodable(v).alias("u"), _decoded(v).alias("s"))
     s = F.col("s")
     number = s.rlike(NUMBER_PATTERN)
     has_marker = F.lit(False)
@@ -194,8 +202,7 @@ def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> Datase
 def _value_counts(df: DataFrame, features: list[str], columns: list[int]) -> dict[int, dict[str, int]]:
     pairs = []
     for i in columns:
-        col = F.col(f"`{features[i]}`").cast("string")
-        text = F.when(F.instr(col, REPLACEMENT_CHARACTER) > 0, F.lit(None)).otherwise(col)
+        text = _decoded(F.col(f"`{features[i]}`").cast("string"))
         pairs.append(F.struct(F.lit(i).alias("i"), text.alias("v")))
     rows = (
         df.select(F.explode(F.array(*pairs)).alias("p"))

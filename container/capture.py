@@ -155,7 +155,7 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
     files = files_in_window(all_files, start, end)
     log.info("Capture files: %d under %s, %d in the hours of the window", len(all_files), source, len(files))
     if not files:
-        raise InputError("NO_CAPTURE_IN_WINDOW", start=_iso(start), end=_iso(end), source=source)
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
     raw = spark.read.schema(CAPTURE_SCHEMA).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(files)
 
     sides = list(fmt.capture_index_names)
@@ -239,24 +239,28 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
     columns = []
     for i in range(summary.max_fields):
         name = baseline_names[i] if i < len(baseline_names) else f"_c{i}"
-        named = f"try_element_at(rec.named, '{_sql_string(name)}'), " if name in summary.keys else ""
+        named = f"try_element_at(rec.named, '{sql_string(name)}'), " if name in summary.keys else ""
         columns.append(F.expr(f"nullif(coalesce({named}try_element_at(rec.pos, {i + 1})), '')").alias(name))
         names.append(name)
     for key in summary.keys:
         if key not in names:
-            columns.append(F.expr(f"nullif(try_element_at(rec.named, '{_sql_string(key)}'), '')").alias(key))
+            columns.append(F.expr(f"nullif(try_element_at(rec.named, '{sql_string(key)}'), '')").alias(key))
             names.append(key)
     ordered = [n for n in baseline_names if n in names] + [n for n in names if n not in baseline_names]
     records = df.where("ok").select(F.explode("recs").alias("rec")).select(*columns).select(*[f"`{n}`" for n in ordered])
     return Dataset(records, None, tuple(files))
 
 
-def _check_summary(s: CaptureSummary, source: str, start, end, max_bad_fraction: float) -> None:
-    if s.lines and s.bad_lines / s.lines > max_bad_fraction:
+def check_bad_lines(bad: int, total: int, max_bad_fraction: float, example: str) -> None:
+    """Skip a few malformed lines; fail past the allowed fraction."""
+    if total and bad / total > max_bad_fraction:
         raise InputError(
-            "CAPTURE_TOO_MANY_BAD_LINES", bad=s.bad_lines, total=s.lines,
-            allowed_percent=max_bad_fraction * 100, example=s.bad_example or "?",
+            "CAPTURE_TOO_MANY_BAD_LINES", bad=bad, total=total, allowed_percent=max_bad_fraction * 100, example=example,
         )
+
+
+def _check_summary(s: CaptureSummary, source: str, start, end, max_bad_fraction: float) -> None:
+    check_bad_lines(s.bad_lines, s.lines, max_bad_fraction, s.bad_example or "?")
     usable = s.lines - s.bad_lines - s.shadow - s.outside_window
     if usable and s.decode_failures / usable > max_bad_fraction:
         raise InputError(
@@ -264,12 +268,13 @@ def _check_summary(s: CaptureSummary, source: str, start, end, max_bad_fraction:
             encoding="its declared encoding and content type", reason=f"{s.decode_failures} of {usable} records undecodable",
         )
     if s.records == 0:
-        raise InputError("NO_CAPTURE_IN_WINDOW", start=_iso(start), end=_iso(end), source=source)
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
+    """Escape text for a single-quoted Spark SQL literal."""
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _iso(t: datetime | None) -> str:
+def iso(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else "(open)"

@@ -13,7 +13,7 @@ from analyzer.formats import constraints_json, statistics_json, violations_json
 from analyzer.model import Constraints, Statistics
 
 from . import params
-from .capture import _iso, files_in_window, read_capture
+from .capture import files_in_window, iso, read_capture
 from .config import CaptureFormat, CsvFormat, JobConfig
 from .dataset import Dataset, list_data_files, read_dataset
 from .jobs import JobResult, log_data_quality
@@ -64,7 +64,7 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
             files = files_in_window(files, config.start_time, config.end_time)
         df, count = preprocessed_rows(spark, files, config, names) if files else (None, 0)
         if count == 0:
-            raise InputError("NO_CAPTURE_IN_WINDOW", start=_iso(config.start_time), end=_iso(config.end_time), source=config.dataset_source)
+            raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(config.start_time), end=iso(config.end_time), source=config.dataset_source)
         dataset = Dataset(df, None, tuple(files))
     elif isinstance(fmt, CaptureFormat):
         dataset = read_capture(

@@ -185,6 +185,8 @@ def preprocessed_rows(spark, files: list[str], config, baseline_names: list[str]
     """Lines -> the user's rows -> a DataFrame of string columns (baseline order, then the rest sorted)."""
     from pyspark.sql import functions as F
 
+    from .capture import check_bad_lines, sql_string
+
     fmt = config.dataset_format
     kind = "capture" if isinstance(fmt, CaptureFormat) else "json" if isinstance(fmt, JsonFormat) else "csv"
     lines = spark.read.text(files)
@@ -204,12 +206,7 @@ def preprocessed_rows(spark, files: list[str], config, baseline_names: list[str]
     ).collect()[0]
     bad, count, keys = int(summary[0]), int(summary[1]), set(summary[2] or ())
     log.info("Preprocessor produced %d rows; %d lines were not valid records", count, bad)
-    total = count + bad
-    if total and bad / total > config.capture_max_bad_fraction:
-        raise InputError(
-            "CAPTURE_TOO_MANY_BAD_LINES", bad=bad, total=total,
-            allowed_percent=config.capture_max_bad_fraction * 100, example="(lines before the preprocessor)",
-        )
+    check_bad_lines(bad, count + bad, config.capture_max_bad_fraction, "(lines before the preprocessor)")
     names = [n for n in baseline_names if n in keys] + sorted(keys - set(baseline_names))
-    columns = [F.expr(f"nullif(try_element_at(m, '{n.replace(chr(39), chr(92) + chr(39))}'), '')").alias(n) for n in names]
+    columns = [F.expr(f"nullif(try_element_at(m, '{sql_string(n)}'), '')").alias(n) for n in names]
     return parsed.where(F.col("m").isNotNull()).select(*columns), count
