@@ -32,7 +32,9 @@ COPY analyzer ./analyzer
 COPY container ./container
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
- && pip install --no-deps . && rm -rf build *.egg-info
+ && pip install --no-deps . && rm -rf build *.egg-info \
+ && python -m container.jvm_archive \
+ && find /opt/venv /opt/program -name '__pycache__' -prune -exec rm -rf {} +
 
 # /opt/ml belongs to the platform: the image keeps nothing there.
 ENTRYPOINT ["python", "-m", "container"]

@@ -33,9 +33,7 @@ class KllSketch:
     def from_spark_bytes(data: bytes | bytearray | None, k: int = DEFAULT_K) -> "KllSketch":
         """Read a sketch made by Spark's ``kll_sketch_agg_double`` (DataSketches' compact
         serialisation, read directly: the item levels are what SageMaker's file stores)."""
-        if data is None:
-            return KllSketch(float(k), DATASKETCHES_C, ())
-        return KllSketch(*_parse_datasketches_kll(bytes(data)))
+        return read_spark_kll(data, k).sketch
     @staticmethod
     def from_values(values: "np.ndarray | list[float]", k: int = DEFAULT_K) -> "KllSketch":
         """An exact sketch (one level) of a small set of values, for tests and tiny inputs."""
@@ -96,6 +94,24 @@ class KllSketch:
         return KllSketch(float(params.get("k", DEFAULT_K)), float(params.get("c", 0.64)), levels)
 
 
+@dataclass(frozen=True)
+class SparkKll:
+    """A DataSketches KLL sketch with the exact count, minimum and maximum it carries."""
+
+    sketch: KllSketch
+    n: int
+    min: float | None
+    max: float | None
+
+
+def read_spark_kll(data: bytes | bytearray | None, k: int = DEFAULT_K) -> SparkKll:
+    """Parse Spark's ``kll_sketch_agg_double`` bytes; ``None`` (no values) is an empty sketch."""
+    if data is None:
+        return SparkKll(KllSketch(float(k), DATASKETCHES_C, ()), 0, None, None)
+    k_read, c, levels, n, lo, hi = _parse_datasketches_kll(bytes(data))
+    return SparkKll(KllSketch(k_read, c, levels), n, lo, hi)
+
+
 def normalized_rank_error(k: int = DEFAULT_K) -> float:
     """DataSketches' single-sided normalised rank error bound (99% confidence) for size k."""
     from datasketches import kll_doubles_sketch
@@ -107,8 +123,8 @@ _FLAG_EMPTY = 1
 _FLAG_SINGLE_ITEM = 4
 
 
-def _parse_datasketches_kll(buf: bytes) -> tuple[float, float, tuple[tuple[float, ...], ...]]:
-    """Levels of a DataSketches KLL doubles sketch in its compact serial form.
+def _parse_datasketches_kll(buf: bytes) -> tuple[float, float, tuple[tuple[float, ...], ...], int, float | None, float | None]:
+    """k, c, levels, n, min and max of a DataSketches KLL doubles sketch in its compact serial form.
 
     Layout (little-endian): byte 0 preamble ints, 1 serial version, 2 family (15 = KLL),
     3 flags, 4-5 k, 6 m; a full sketch (5 preamble ints) continues with n (uint64, bytes 8-15),
@@ -120,12 +136,14 @@ def _parse_datasketches_kll(buf: bytes) -> tuple[float, float, tuple[tuple[float
         raise ValueError("not a DataSketches KLL sketch")
     flags, k = buf[3], struct.unpack_from("<H", buf, 4)[0]
     if flags & _FLAG_EMPTY:
-        return float(k), DATASKETCHES_C, ()
+        return float(k), DATASKETCHES_C, (), 0, None, None
     if flags & _FLAG_SINGLE_ITEM:
-        return float(k), DATASKETCHES_C, ((struct.unpack_from("<d", buf, 8)[0],),)
+        item = struct.unpack_from("<d", buf, 8)[0]
+        return float(k), DATASKETCHES_C, ((item,),), 1, item, item
     n = struct.unpack_from("<Q", buf, 8)[0]
     num_levels = buf[18]
     offsets = list(struct.unpack_from(f"<{num_levels}i", buf, 20))
+    lo, hi = struct.unpack_from("<2d", buf, 20 + 4 * num_levels)
     items_at = 20 + 4 * num_levels + 16
     retained = (len(buf) - items_at) // 8
     items = struct.unpack_from(f"<{retained}d", buf, items_at)
@@ -137,4 +155,4 @@ def _parse_datasketches_kll(buf: bytes) -> tuple[float, float, tuple[tuple[float
         raise ValueError(f"KLL sketch levels weigh {weight}, header says n={n}")
     while levels and not levels[-1]:
         levels = levels[:-1]
-    return float(k), DATASKETCHES_C, levels
+    return float(k), DATASKETCHES_C, levels, n, lo, hi

@@ -40,6 +40,7 @@ PUT_METRIC_DATA = "MMON_CLOUDWATCH_PUT_METRIC_DATA"  # Enabled: also call PutMet
 CLOUDWATCH_NAMESPACE = "MMON_CLOUDWATCH_NAMESPACE"
 LOG_LEVEL = "MMON_LOG_LEVEL"
 LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
+JVM_ARCHIVE = "MMON_JVM_ARCHIVE"  # class-data archive for the driver JVM; "off" to not use one
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # Relative to the base dir.

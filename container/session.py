@@ -10,7 +10,7 @@ from typing import Mapping
 
 from analyzer.errors import InputError
 
-from . import params
+from . import jvm_archive, params
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,9 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         "spark.pyspark.python": env.get("PYSPARK_PYTHON") or sys.executable,
         # Spark's generated code can exceed HotSpot's 8000-byte limit for JIT compilation;
         # interpreted, such methods are many times slower.
-        "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -XX:-DontCompileHugeMethods",
+        "spark.driver.extraJavaOptions": " ".join(
+            ["-XX:+UseParallelGC", "-XX:-DontCompileHugeMethods", *jvm_archive.java_options(env)]
+        ),
     }
     if master.startswith("local"):
         conf["spark.driver.memory"] = env.get(params.DRIVER_MEMORY) or default_driver_memory()

@@ -28,4 +28,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# The driver JVM's class-data archive (Spark starts ~2 s sooner); rebuilt when Java or PySpark change.
+.venv/bin/python -m container.jvm_archive --if-stale \
+  || echo "setup: WARNING: no JVM class-data archive; jobs will start about 2 s slower" >&2
 echo "setup: ready (.venv)" >&2

@@ -13,7 +13,7 @@ import pytest
 
 from analyzer import InferredType, ProfileOptions, profile, suggest
 from analyzer.maths import bucket_edges
-from analyzer.sketch import normalized_rank_error
+from analyzer.sketch import normalized_rank_error, read_spark_kll
 
 N = 60_000
 
@@ -176,3 +176,47 @@ def test_sketch_bytes_parse_agrees_with_datasketches_library(spark, rows):
         lib = kll_doubles_sketch.deserialize(bytes(raw))
         for x in np.linspace(-1, 1001, 37):
             assert ours.rank_exclusive(x) / rows == pytest.approx(lib.get_rank(x), abs=1e-12)
+    extremes = read_spark_kll(raw)
+    values = ((np.arange(rows) * 7919) % 1000).astype(float)
+    assert extremes.n == rows
+    assert (extremes.min, extremes.max) == ((values.min(), values.max()) if rows else (None, None))
+
+
+def _bucket_counts(stats, name):
+    return {b.value: b.count for b in stats.feature(name).string.buckets}
+
+
+def test_categorical_counts_come_from_pass_one_when_exact(spark, caplog):
+    """Pure string columns (with nulls and a boolean-looking value) need no second scan."""
+    rows = [("a" if i % 3 else "b", None if i % 10 == 0 else ("true" if i % 7 == 0 else "c" + str(i % 4))) for i in range(5000)]
+    df = spark.createDataFrame(rows, "x string, y string").repartition(3)
+    with caplog.at_level("INFO", logger="analyzer.profile"):
+        stats = profile(df).statistics
+    assert "pass 2" not in caplog.text
+    frame = pd.DataFrame(rows, columns=["x", "y"])
+    assert _bucket_counts(stats, "x") == frame["x"].value_counts().to_dict()
+    assert _bucket_counts(stats, "y") == frame["y"].dropna().value_counts().to_dict()
+
+
+def test_categorical_column_with_numeric_values_is_recounted(spark, caplog):
+    """The frequent-items sketch sees only non-numeric values: a String column that also holds
+    numbers gets its buckets from the second pass, still exact."""
+    rows = [("n/a" if i % 5 == 0 else str(i % 7),) for i in range(3000)]
+    df = spark.createDataFrame(rows, "x string").repartition(3)
+    with caplog.at_level("INFO", logger="analyzer.profile"):
+        stats = profile(df).statistics
+    assert "pass 2" in caplog.text
+    assert stats.feature("x").inferred_type is InferredType.STRING
+    assert _bucket_counts(stats, "x") == pd.Series([r[0] for r in rows]).value_counts().to_dict()
+
+
+def test_top_items_exactness_guard():
+    """Counts that do not add up (a sketch that purged) or a column with numbers are refused."""
+    from analyzer.dtypes import TypeCounts
+    from analyzer.profile import _exact_top_items
+
+    top = [{"item": "a", "count": 6}, {"item": None, "count": 2}, {"item": "b", "count": 4}]
+    assert _exact_top_items(top, TypeCounts(non_null=10)) == {"a": 6, "b": 4}
+    assert _exact_top_items(top, TypeCounts(non_null=11)) is None
+    assert _exact_top_items(top, TypeCounts(non_null=10, integral=1)) is None
+    assert _exact_top_items(None, TypeCounts(non_null=10)) is None
