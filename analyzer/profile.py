@@ -85,6 +85,17 @@ class DatasetProfile:
     undecodable_values: int = 0
     outside_domain: Mapping[str, int] = field(default_factory=dict)
 
+    def only(self, names: "list[str] | tuple[str, ...]") -> "DatasetProfile":
+        """The same profile restricted to (and ordered as) ``names`` (columns are independent)."""
+        by_name = {f.name: f for f in self.statistics.features}
+        return DatasetProfile(
+            Statistics(self.statistics.item_count, tuple(by_name[n] for n in names)),
+            {n: self.type_counts[n] for n in names if n in self.type_counts},
+            self.malformed_rows,
+            self.undecodable_values,
+            {n: v for n, v in self.outside_domain.items() if n in names},
+        )
+
 
 # Value classes per cell (see dtypes.NUMBER_PATTERN for why one regex suffices).
 _FRACTIONAL, _INTEGRAL, _BOOLEAN, _STRING = 1, 2, 3, 4

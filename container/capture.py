@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from analyzer import DatasetProfile, ProfileOptions, profile
 from analyzer.errors import InputError
 
 from .config import CaptureFormat
@@ -113,10 +114,11 @@ def _side_columns(side: str) -> dict[str, str]:
     lines = f"(CASE WHEN size({nonblank}) = 0 THEN array('') ELSE {nonblank} END)"
     # The common payload, one unquoted line, takes a path without lambda functions (Spark
     # interprets those element by element).
+    # (l_<side>, its own column so that it is computed once: the payload without trailing line breaks)
     one_line = f"TRIM(TRAILING '\\r\\n' FROM t_{side})"
-    simple = f"(instr({one_line}, '\\n') = 0 AND instr({one_line}, '\\r') = 0 AND instr(t_{side}, '\"') = 0)"
+    simple = f"(instr(l_{side}, '\\n') = 0 AND instr(l_{side}, '\\r') = 0 AND instr(t_{side}, '\"') = 0)"
     csv_records = (
-        f"(CASE WHEN {simple} THEN array(named_struct('pos', split({one_line}, ','), 'named', {_NO_MAP})) "
+        f"(CASE WHEN {simple} THEN array(named_struct('pos', split(l_{side}, ','), 'named', {_NO_MAP})) "
         f"ELSE transform({lines}, l -> named_struct('pos', {csv_fields}, 'named', {_NO_MAP})) END)"
     )
     json_lines = f"flatten(transform({lines}, l -> {_json_records('l')}))"
@@ -131,7 +133,8 @@ def _side_columns(side: str) -> dict[str, str]:
         f"OR ({enc} = 'BASE64' AND k_{side} IN ('csv', 'json') AND NOT is_valid_utf8(t_{side})) "
         f"OR (k_{side} = 'json' AND exists(r_{side}, r -> r.pos IS NULL AND r.named IS NULL)))"
     )
-    return {"kind": kind, "text": text, "records": records, "failed": failed}
+    line = f"(CASE WHEN k_{side} = 'csv' THEN {one_line} END)"
+    return {"kind": kind, "text": text, "line": line, "records": records, "failed": failed}
 
 
 @dataclass(frozen=True)
@@ -148,26 +151,91 @@ class CaptureSummary:
     decode_example: str | None
 
 
-def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[str], start, end, max_bad_fraction: float) -> Dataset:
-    from pyspark.sql import functions as F
+def profile_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[str], start, end,
+                    max_bad_fraction: float, options: ProfileOptions) -> DatasetProfile:
+    """Decode the capture in the window and profile its records, in one scan of the files.
+
+    Columns are named after the baseline by position, and JSON keys that are feature names fill
+    those features; that needs the widest record and the set of JSON keys, which are only known
+    after reading everything. The scan therefore assumes the baseline's layout (at most as many
+    fields as features, no other keys) and counts, on the side (``observe``), the lines, bad
+    lines, records, widest record and keys. When the assumption held (the usual case) the
+    profile is kept, minus columns that no record filled; otherwise the records are profiled
+    again with the layout they really have.
+    """
+    from pyspark.sql import Observation
 
     all_files = list_data_files(source)
     files = files_in_window(all_files, start, end)
     log.info("Capture files: %d under %s, %d in the hours of the window", len(all_files), source, len(files))
     if not files:
         raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
-    raw = spark.read.schema(CAPTURE_SCHEMA).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(files)
+    decoded = _decode(spark, files, fmt, start, end)
+    observation = Observation("capture")
+    observed = decoded.observe(observation, *_summary_aggregates())
+    assumed = _layout(len(baseline_names), tuple(baseline_names), baseline_names)
+    result = profile(_records(observed, assumed), options)
+    summary = _summary(observation.get)
+    log.info(
+        "Capture lines: %d; skipped %d malformed, %d shadow, %d outside the window, %d undecodable; %d records",
+        summary.lines, summary.bad_lines, summary.shadow, summary.outside_window, summary.decode_failures, summary.records,
+    )
+    _check_summary(summary, source, start, end, max_bad_fraction)
+    actual = _layout(summary.max_fields, summary.keys, baseline_names)
+    names = [name for name, _, _ in actual]
+    if summary.max_fields <= len(baseline_names) and set(summary.keys) <= set(baseline_names):
+        return result.only(names)
+    log.info("Records are wider than the baseline (%d fields, keys %s): profiling them again", summary.max_fields, list(summary.keys))
+    return profile(_records(decoded, actual), options)
 
+
+_USABLE = "(NOT bad AND NOT shadow AND in_window)"
+Layout = list[tuple[str, "int | None", bool]]  # column name, position in the record, look up by key
+
+
+def _layout(max_fields: int, keys: tuple[str, ...], baseline_names: list[str]) -> Layout:
+    """Columns in SageMaker's order: position i is named after the baseline's i-th feature
+    (``_c<i>`` past them); JSON keys fill the feature of that name, other keys are appended."""
+    columns: Layout = []
+    for i in range(max_fields):
+        name = baseline_names[i] if i < len(baseline_names) else f"_c{i}"
+        columns.append((name, i, name in keys))
+    named = {name for name, _, _ in columns}
+    columns += [(key, None, True) for key in keys if key not in named]
+    rank = {n: i for i, n in enumerate(baseline_names)}
+    first = [c for c in columns if c[0] in rank]
+    return sorted(first, key=lambda c: rank[c[0]]) + [c for c in columns if c[0] not in rank]
+
+
+def _records(decoded, layout: Layout):
+    from pyspark.sql import functions as F
+
+    columns = []
+    for name, position, by_key in layout:
+        sources = []
+        if by_key:
+            sources.append(f"try_element_at(rec.named, '{sql_string(name)}')")
+        if position is not None:
+            sources.append(f"try_element_at(rec.pos, {position + 1})")
+        columns.append(F.expr(f"nullif(coalesce({', '.join(sources)}), '')").alias(name))
+    return decoded.where("ok").select(F.explode("recs").alias("rec")).select(*columns)
+
+
+def _decode(spark, files: list[str], fmt: CaptureFormat, start, end):
+    """One row per capture line: its verdicts (bad, shadow, in the window, undecodable, ok) and
+    its records (``recs``: array of struct(pos array<string>, named map<string,string>))."""
+    from pyspark.sql import functions as F
+
+    raw = spark.read.schema(CAPTURE_SCHEMA).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(files)
     sides = list(fmt.capture_index_names)
     order = [s for s in ("endpointOutput", "endpointInput") if s in sides]  # output first (START)
     exprs = {s: _side_columns(s) for s in order}
+    # One projection per stage (each later stage reads the columns of the one before); a
+    # withColumn per column would re-analyse the growing plan every time (about 2 s here).
     df = raw
-    for s in order:
-        df = df.withColumn(f"k_{s}", F.expr(exprs[s]["kind"]))
-    for s in order:
-        df = df.withColumn(f"t_{s}", F.expr(exprs[s]["text"]))
-    for s in order:
-        df = df.withColumn(f"r_{s}", F.expr(exprs[s]["records"]))
+    for part in ("kind", "text", "line", "records"):
+        prefix = {"kind": "k", "text": "t", "line": "l", "records": "r"}[part]
+        df = df.withColumns({f"{prefix}_{s}": F.expr(exprs[s][part]) for s in order})
     when = "try_to_timestamp(eventMetadata.inferenceTime)"
     window = ["TRUE"]
     if start is not None:
@@ -175,12 +243,13 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
     if end is not None:
         window.append(f"{when} < timestamp'{end.strftime('%Y-%m-%d %H:%M:%S')}'")
     no_side = " AND ".join(f"k_{s} = 'none'" for s in order)
-    df = df.withColumn("bad", F.expr(f"{CORRUPT} IS NOT NULL OR captureData IS NULL OR ({no_side})"))
-    df = df.withColumn("shadow", F.expr("coalesce(eventMetadata.invocationSource = 'ShadowExperiment', FALSE)"))
-    df = df.withColumn("in_window", F.expr(f"coalesce({' AND '.join(window)}, FALSE)"))
-    df = df.withColumn("failed", F.expr(" OR ".join(exprs[s]["failed"] for s in order)))
-    usable = "(NOT bad AND NOT shadow AND in_window)"
-    df = df.withColumn("ok", F.expr(f"{usable} AND NOT failed"))
+    df = df.withColumns({
+        "bad": F.expr(f"{CORRUPT} IS NOT NULL OR captureData IS NULL OR ({no_side})"),
+        "shadow": F.expr("coalesce(eventMetadata.invocationSource = 'ShadowExperiment', FALSE)"),
+        "in_window": F.expr(f"coalesce({' AND '.join(window)}, FALSE)"),
+        "failed": F.expr(" OR ".join(exprs[s]["failed"] for s in order)),
+    })
+    df = df.withColumn("ok", F.expr(f"{_USABLE} AND NOT failed"))
     outer, inner = (f"r_{order[0]}", f"r_{order[1]}") if len(order) == 2 else (f"r_{order[0]}", None)
     if inner is None:
         pairs = f"transform(coalesce({outer}, array()), r -> named_struct('pos', r.pos, 'named', r.named))"
@@ -201,54 +270,39 @@ def read_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list[st
     df = df.select(
         "bad", "shadow", "in_window", "failed", "ok", "recs", F.expr(f"coalesce({has_json}, FALSE)").alias("has_json"),
         F.expr(f"CASE WHEN bad THEN coalesce(substr({CORRUPT}, 1, 120), concat('eventId ', coalesce(eventMetadata.eventId, '?'), ' has no captureData')) END").alias("bad_example"),
-        F.expr(f"CASE WHEN {usable} AND failed THEN coalesce(eventMetadata.eventId, '?') END").alias("decode_example"),
+        F.expr(f"CASE WHEN {_USABLE} AND failed THEN coalesce(eventMetadata.eventId, '?') END").alias("decode_example"),
     )
-    # Decoded once: the summary below, and both profile passes, read this (spilled to local
-    # disk when it does not fit in memory) instead of parsing the capture JSON again.
-    from pyspark import StorageLevel
+    return df
 
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
 
-    summary_row = df.agg(
-        F.count(F.lit(1)),
-        F.count_if(F.col("bad")),
-        F.count_if(F.expr("NOT bad AND shadow")),
-        F.count_if(F.expr("NOT bad AND NOT shadow AND NOT in_window")),
-        F.count_if(F.expr(f"{usable} AND failed")),
-        F.sum(F.expr("size(recs)")),
-        F.max(F.expr("CASE WHEN size(recs) = 1 THEN size(recs[0].pos) ELSE array_max(transform(recs, r -> size(r.pos))) END")),
+def _summary_aggregates():
+    from pyspark.sql import functions as F
+
+    return [
+        F.count(F.lit(1)).alias("lines"),
+        F.count_if(F.col("bad")).alias("bad_lines"),
+        F.count_if(F.expr("NOT bad AND shadow")).alias("shadow"),
+        F.count_if(F.expr("NOT bad AND NOT shadow AND NOT in_window")).alias("outside_window"),
+        F.count_if(F.expr(f"{_USABLE} AND failed")).alias("decode_failures"),
+        F.sum(F.expr("size(recs)")).alias("records"),
+        F.max(F.expr(
+            "CASE WHEN size(recs) = 1 THEN size(recs[0].pos) ELSE array_max(transform(recs, r -> size(r.pos))) END"
+        )).alias("max_fields"),
         F.expr(
             "array_distinct(flatten(collect_set(CASE WHEN has_json THEN flatten(transform(recs, r -> map_keys(r.named))) END)))"
-        ),
-        F.first("bad_example", ignorenulls=True),
-        F.first("decode_example", ignorenulls=True),
-    ).collect()[0]
-    summary = CaptureSummary(
-        lines=int(summary_row[0]), bad_lines=int(summary_row[1]), shadow=int(summary_row[2]),
-        outside_window=int(summary_row[3]), decode_failures=int(summary_row[4]), records=int(summary_row[5] or 0),
-        max_fields=int(summary_row[6] or 0), keys=tuple(sorted(summary_row[7] or ())),
-        bad_example=summary_row[8], decode_example=summary_row[9],
-    )
-    log.info(
-        "Capture lines: %d; skipped %d malformed, %d shadow, %d outside the window, %d undecodable; %d records",
-        summary.lines, summary.bad_lines, summary.shadow, summary.outside_window, summary.decode_failures, summary.records,
-    )
-    _check_summary(summary, source, start, end, max_bad_fraction)
+        ).alias("keys"),
+        F.first("bad_example", ignorenulls=True).alias("bad_example"),
+        F.first("decode_example", ignorenulls=True).alias("decode_example"),
+    ]
 
-    names = []
-    columns = []
-    for i in range(summary.max_fields):
-        name = baseline_names[i] if i < len(baseline_names) else f"_c{i}"
-        named = f"try_element_at(rec.named, '{sql_string(name)}'), " if name in summary.keys else ""
-        columns.append(F.expr(f"nullif(coalesce({named}try_element_at(rec.pos, {i + 1})), '')").alias(name))
-        names.append(name)
-    for key in summary.keys:
-        if key not in names:
-            columns.append(F.expr(f"nullif(try_element_at(rec.named, '{sql_string(key)}'), '')").alias(key))
-            names.append(key)
-    ordered = [n for n in baseline_names if n in names] + [n for n in names if n not in baseline_names]
-    records = df.where("ok").select(F.explode("recs").alias("rec")).select(*columns).select(*[f"`{n}`" for n in ordered])
-    return Dataset(records, None, tuple(files))
+
+def _summary(values) -> CaptureSummary:
+    return CaptureSummary(
+        lines=int(values["lines"] or 0), bad_lines=int(values["bad_lines"] or 0), shadow=int(values["shadow"] or 0),
+        outside_window=int(values["outside_window"] or 0), decode_failures=int(values["decode_failures"] or 0),
+        records=int(values["records"] or 0), max_fields=int(values["max_fields"] or 0),
+        keys=tuple(sorted(values["keys"] or ())), bad_example=values["bad_example"], decode_example=values["decode_example"],
+    )
 
 
 def check_bad_lines(bad: int, total: int, max_bad_fraction: float, example: str) -> None:

@@ -89,10 +89,12 @@ def read_dataset(spark, source: str, fmt) -> Dataset:
 
         options = {"sep": fmt.field_delimiter, "quote": fmt.quote_character, "escape": fmt.quote_escape_character,
                    "header": str(fmt.header).lower(), "encoding": "UTF-8"}
-        try:
-            columns = spark.read.options(**options).csv(files).columns
-        except Exception as exc:  # an empty first file, unreadable bytes
-            raise InputError("DATASET_EMPTY", source=source, detail=f" ({_first_line(exc)})") from None
+        columns = csv_columns(files, fmt)
+        if columns is None:  # a header line this reader leaves to Spark's
+            try:
+                columns = spark.read.options(**options).csv(files).columns
+            except Exception as exc:  # an empty first file, unreadable bytes
+                raise InputError("DATASET_EMPTY", source=source, detail=f" ({_first_line(exc)})") from None
         if not columns:
             raise InputError("DATASET_EMPTY", source=source, detail="")
         schema = T.StructType(
@@ -130,6 +132,51 @@ def read_dataset(spark, source: str, fmt) -> Dataset:
             raise InputError("DATASET_UNREADABLE", what=f"Parquet dataset {source}", reason=_first_line(exc)) from None
         return Dataset(df, None, tuple(files))
     raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
+
+
+def csv_columns(files: list[str], fmt: CsvFormat) -> list[str] | None:
+    """Column names as Spark's CSV reader would make them, without a Spark job.
+
+    The first line of the first non-empty file gives the names (header) or the column count
+    (no header: ``_c0``, ``_c1``...). As in Spark, an empty header name becomes ``_c<index>`` and
+    names repeated case-insensitively get their index appended. Returns None, so that Spark
+    decides, whenever this simple reading might differ from Spark's: quotes or escapes in the
+    line, a multi-character delimiter, a byte-order mark or undecodable bytes, compression other
+    than gzip, or an unreadable file. [] means the data has no line at all.
+    """
+    if len(fmt.field_delimiter) != 1:
+        return None
+    line = None
+    for path in files:
+        if Path(path).suffix.lower() in _COMPRESSED:
+            return None
+        try:
+            with _open_text(path) as fh:
+                for raw in fh:
+                    if raw.strip(_JAVA_WHITESPACE):  # Spark skips blank lines (Java's trim)
+                        line = raw.rstrip("\r\n")
+                        break
+        except (OSError, EOFError, ValueError):
+            return None
+        if line is not None:
+            break
+    if line is None:
+        return []
+    if any(ch and ch in line for ch in (fmt.quote_character, fmt.quote_escape_character, "\ufeff", "\ufffd", "\r")):
+        return None
+    fields = line.split(fmt.field_delimiter)
+    if not fmt.header:
+        return [f"_c{i}" for i in range(len(fields))]
+    lowered = [f.lower() for f in fields if f]
+    repeated = {name for name in lowered if lowered.count(name) > 1}
+    return [
+        f"_c{i}" if not name else (f"{name}{i}" if name.lower() in repeated else name)
+        for i, name in enumerate(fields)
+    ]
+
+
+_JAVA_WHITESPACE = "".join(map(chr, range(33)))
+_COMPRESSED = {".bz2", ".deflate", ".lz4", ".snappy", ".zst", ".zstd", ".xz", ".lzo", ".br"}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from analyzer.formats import constraints_json, statistics_json, violations_json
 from analyzer.model import Constraints, Statistics
 
 from . import params
-from .capture import files_in_window, iso, read_capture
+from .capture import files_in_window, iso, profile_capture
 from .config import CaptureFormat, CsvFormat, JobConfig
 from .dataset import Dataset, list_data_files, read_dataset
 from .jobs import JobResult, log_data_quality
@@ -67,9 +67,7 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
             raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(config.start_time), end=iso(config.end_time), source=config.dataset_source)
         dataset = Dataset(df, None, tuple(files))
     elif isinstance(fmt, CaptureFormat):
-        dataset = read_capture(
-            spark, config.dataset_source, fmt, names, config.start_time, config.end_time, config.capture_max_bad_fraction
-        )
+        dataset = None
     else:
         dataset = read_dataset(spark, config.dataset_source, fmt)
         if isinstance(fmt, CsvFormat) and not fmt.header:
@@ -81,7 +79,13 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
             ]
             dataset = type(dataset)(df.select(*renamed), dataset.malformed_column, dataset.files)
     domains = {f.name: f.domains for f in constraints.features if f.domains}
-    current = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column, domains=domains))
+    if dataset is None:  # captured data: decoded and profiled in one scan
+        current = profile_capture(
+            spark, config.dataset_source, fmt, names, config.start_time, config.end_time,
+            config.capture_max_bad_fraction, ProfileOptions(domains=domains),
+        )
+    else:
+        current = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column, domains=domains))
     log_data_quality(current)
     stats = current.statistics
     if stats.item_count == 0:

@@ -285,3 +285,37 @@ def test_failure_leaves_earlier_message_untouched_by_nothing_else(job_env, tmp_p
     src.write_text("a\n")
     code, message, _ = run(job_env, dataset_source=src, dataset_format=CSV_HEADER)
     assert code == 255 and message.startswith("Failed: [DATASET_EMPTY]")
+
+
+HEADER_LINES = [
+    "a,b,c", "a,,c", ",,", "A,a,b", "x,X,x,y", " a , b", "a;b,c", "é,ü,名前", "a,b,", "a\tb,c",
+]
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_columns_read_in_python_equal_sparks(spark, tmp_path, header):
+    """The header is read without a Spark job; its names must be the ones Spark would make."""
+    from container.config import CsvFormat
+    from container.dataset import csv_columns
+
+    fmt = CsvFormat(header=header)
+    for n, line in enumerate(HEADER_LINES):
+        path = tmp_path / f"h{header}{n}.csv"
+        path.write_text("\n  \n" + line + "\n1,2,3\n", encoding="utf-8")
+        ours = csv_columns([str(path)], fmt)
+        theirs = spark.read.options(header=str(header).lower(), sep=",", quote='"', escape="\\").csv(str(path)).columns
+        assert ours == theirs, line
+
+
+def test_csv_columns_leave_quoted_or_unusual_headers_to_spark(tmp_path):
+    from container.config import CsvFormat
+    from container.dataset import csv_columns
+
+    cases = {'"a,b",c': CsvFormat(header=True), "\ufeffa,b": CsvFormat(header=True), "a||b": CsvFormat(header=True, field_delimiter="||")}
+    for n, (line, fmt) in enumerate(cases.items()):
+        path = tmp_path / f"q{n}.csv"
+        path.write_text(line + "\n1,2\n", encoding="utf-8")
+        assert csv_columns([str(path)], fmt) is None, line
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert csv_columns([str(empty)], CsvFormat(header=True)) == []

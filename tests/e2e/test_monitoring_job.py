@@ -349,3 +349,44 @@ def test_marketplace_monitoring_reproduces_real_verdict(tmp_path):
                 assert ours[key] == pytest.approx(expected[key], rel=5e-6, abs=1e-6), (name, key)  # 6-decimal display, ties to even
                 compared += 1
     assert compared >= 15
+
+
+def _keyed_records(frame: pd.DataFrame, extra_key: str | None = None) -> list[dict]:
+    """Input payloads as JSON objects keyed by feature name (the output stays a CSV value)."""
+    out = []
+    for i, (row, when) in enumerate(zip(frame.to_dict("records"), times(H11, len(frame)))):
+        inputs = {k: v for k, v in row.items() if k != "prediction" and v is not None}
+        if extra_key and i % 2:
+            inputs[extra_key] = "x"
+        rec = record([], [row["prediction"]], when)
+        rec["captureData"]["endpointInput"] = {
+            "observedContentType": "application/json", "mode": "INPUT", "encoding": "JSON", "data": json.dumps(inputs),
+        }
+        out.append(rec)
+    return out
+
+
+def test_json_object_payloads_fill_features_by_key(tmp_path, baseline, caplog):
+    """Keys that are feature names fill those features (one scan, no re-profiling)."""
+    frame = fresh()
+    with caplog.at_level("INFO"):
+        code, message, pairs, out = monitor(tmp_path, baseline, _keyed_records(frame))
+    assert code == 0 and pairs == [], message
+    assert "profiling them again" not in caplog.text
+    stats = {f["name"]: f for f in read_json(out / "statistics.json")["features"]}
+    assert list(stats) == FEATURES
+    assert stats["age"]["numerical_statistics"]["sum"] == float(frame["age"].sum())
+    assert stats["visits"]["numerical_statistics"]["common"]["num_missing"] == int(frame["visits"].isna().sum())
+
+
+def test_an_unknown_json_key_is_an_extra_column(tmp_path, baseline, caplog):
+    """A key outside the baseline is only known after the scan: the records are profiled again
+    with it as a column of its own, and the verdict names it."""
+    frame = fresh()
+    with caplog.at_level("INFO"):
+        code, message, pairs, out = monitor(tmp_path, baseline, _keyed_records(frame, extra_key="zzz"))
+    assert "profiling them again" in caplog.text
+    assert pairs == [("zzz", "extra_column_check")], message
+    stats = {f["name"]: f for f in read_json(out / "statistics.json")["features"]}
+    assert list(stats) == FEATURES + ["zzz"]
+    assert stats["zzz"]["string_statistics"]["common"]["num_present"] == len(frame) // 2

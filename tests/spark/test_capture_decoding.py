@@ -1,0 +1,60 @@
+"""Payload shapes of captured records -> rows, through the Spark SQL decoder (no job around it)."""
+import base64
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from container.capture import _decode, _layout, _records
+from container.config import CaptureFormat
+
+NAMES = ["y", "a", "b", "c"]
+
+
+def _side(mode, data, encoding="CSV", content_type=None):
+    ct = content_type or {"CSV": "text/csv", "JSON": "application/json", "BASE64": "text/csv"}[encoding]
+    return {"observedContentType": ct, "mode": mode, "data": data, "encoding": encoding}
+
+
+def _rows(spark, tmp_path, output, inputs, keys=()):
+    line = {
+        "captureData": {"endpointInput": inputs, "endpointOutput": output},
+        "eventMetadata": {"eventId": "1", "inferenceTime": "2024-01-01T00:00:00Z"},
+        "eventVersion": "0",
+    }
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    decoded = _decode(spark, [str(path)], CaptureFormat(("endpointInput", "endpointOutput")), None, None)
+    layout = _layout(len(NAMES), tuple(keys), NAMES)
+    return [tuple(r) for r in _records(decoded, layout).collect()]
+
+
+CASES = {
+    "csv": (_side("OUTPUT", "0.5"), _side("INPUT", "1,2,3"), (), [("0.5", "1", "2", "3")]),
+    "csv trailing newline and empty field": (_side("OUTPUT", "0.5\n"), _side("INPUT", "1,,3\n"), (), [("0.5", "1", None, "3")]),
+    "csv quoted comma": (_side("OUTPUT", "0"), _side("INPUT", '"x,y",2,3'), (), [("0", "x,y", "2", "3")]),
+    "csv two lines": (_side("OUTPUT", "0\n1"), _side("INPUT", "1,2,3\n4,5,6"), (), [("0", "1", "2", "3"), ("1", "4", "5", "6")]),
+    "base64 csv": (_side("OUTPUT", "0"), _side("INPUT", base64.b64encode(b"7,8,9").decode(), "BASE64"), (), [("0", "7", "8", "9")]),
+    "json array": (_side("OUTPUT", "0"), _side("INPUT", "[1, 2.5, \"z\"]", "JSON"), (), [("0", "1", "2.5", "z")]),
+    "json object by key": (_side("OUTPUT", "0"), _side("INPUT", '{"c": 3, "a": 1}', "JSON"), ("a", "c"), [("0", "1", None, "3")]),
+    "json instances of arrays": (
+        _side("OUTPUT", '{"predictions": [[0], [1]]}', "JSON"), _side("INPUT", '{"instances": [[1, 2, 3], [4, 5, 6]]}', "JSON"), (),
+        [("0", "1", "2", "3"), ("1", "4", "5", "6")],
+    ),
+    "json instances of objects": (
+        _side("OUTPUT", "0\n1"), _side("INPUT", '{"instances": [{"b": 1}, {"b": 2}]}', "JSON"), ("b",),
+        [("0", None, "1", None), ("1", None, "2", None)],
+    ),
+    "json lines": (
+        _side("OUTPUT", "0\n1"), _side("INPUT", '{"a": 1}\n{"a": 2}', "JSON", "application/jsonlines"), ("a",),
+        [("0", "1", None, None), ("1", "2", None, None)],
+    ),
+    "json array of scalars is one record": (_side("OUTPUT", "[0, 1]", "JSON"), _side("INPUT", "[2]", "JSON"), (), [("0", "1", "2", None)]),
+    "json scalar": (_side("OUTPUT", "0"), _side("INPUT", "42", "JSON"), (), [("0", "42", None, None)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_payload_shapes(spark, tmp_path, name):
+    output, inputs, keys, expected = CASES[name]
+    assert _rows(spark, tmp_path, output, inputs, keys) == expected
