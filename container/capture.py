@@ -63,6 +63,13 @@ def files_in_window(files: list[str], start: datetime | None, end: datetime | No
     return kept
 
 
+def _let(value: str, name: str, body: str) -> str:
+    """SQL: evaluate ``value`` once and use it as ``name`` in ``body`` (Spark SQL has no LET; a
+    one-element ``transform`` binds it). Keeps repeated sub-expressions such as ``from_json``
+    from being copied into the plan (and parsed, analysed and evaluated) many times."""
+    return f"transform(array({value}), {name} -> {body})[0]"
+
+
 def _record(e: str) -> str:
     """SQL: one JSON element -> struct(pos array<string>, named map<string,string>)."""
     return (
@@ -72,34 +79,44 @@ def _record(e: str) -> str:
     )
 
 
-def _json_records(doc: str) -> str:
-    """SQL: one JSON document -> array of records (unwrap a single array member, expand nesting)."""
-    single = f"element_at(map_values(from_json({doc}, 'map<string,string>')), 1)"
-    unwrapped = (
-        f"(CASE WHEN startswith(ltrim({doc}), '{{') AND size(from_json({doc}, 'map<string,string>')) = 1 "
-        f"AND startswith(ltrim({single}), '[') THEN {single} ELSE {doc} END)"
+def _json_records(doc: str, tag: str) -> str:
+    """SQL: one JSON document -> array of records (unwrap a single array member, expand nesting).
+    ``tag`` names its lambda variables apart from the caller's."""
+    m, u, a, x = (f"{v}_{tag}" for v in ("m", "u", "a", "x"))
+    single = f"element_at(map_values({m}), 1)"
+    unwrapped = _let(
+        f"from_json({doc}, 'map<string,string>')", m,
+        f"CASE WHEN startswith(ltrim({doc}), '{{') AND size({m}) = 1 AND startswith(ltrim({single}), '[') "
+        f"THEN {single} ELSE {doc} END",
     )
-    first = f"element_at(from_json({unwrapped}, 'array<string>'), 1)"
+    first = f"element_at({a}, 1)"
     nested = f"(startswith(ltrim({first}), '[') OR startswith(ltrim({first}), '{{'))"
-    return (
-        f"(CASE WHEN startswith(ltrim({unwrapped}), '[') AND {nested} "
-        f"THEN transform(from_json({unwrapped}, 'array<string>'), x -> {_record('x')}) "
-        f"ELSE array({_record(unwrapped)}) END)"
-    )
+    elements = f"CASE WHEN startswith(ltrim({u}), '[') AND {nested} THEN {a} ELSE array({u}) END"
+    expand = _let(f"from_json({u}, 'array<string>')", a, f"transform({elements}, {x} -> {_record(x)})")
+    return _let(unwrapped, u, expand)
+
+
+# Payload kinds (k_<side>), as small integers: compared many times per line.
+_NONE, _CSV, _JSON, _OTHER = 0, 1, 2, 3
+_TABULAR = f"({_CSV}, {_JSON})"
 
 
 def _side_columns(side: str) -> dict[str, str]:
-    """SQL expressions for one side: its kind, decoded text, records and whether decoding failed."""
+    """SQL expressions for one side, computed in stages that read the previous stages' columns:
+    e_ (encoding), k_ (kind), t_ (decoded text), l_ (text without trailing line breaks),
+    r_ (records), and whether decoding failed."""
     p = f"captureData.{side}"
-    enc = f"upper({p}.encoding)"
+    # SageMaker writes the encodings in capitals; other spellings pay for case mapping.
+    encoding = f"(CASE WHEN {p}.encoding IN ('CSV', 'JSON', 'BASE64') THEN {p}.encoding ELSE upper({p}.encoding) END)"
+    enc = f"e_{side}"
     ct = f"lower(coalesce({p}.observedContentType, ''))"
     kind = (
-        f"(CASE WHEN {p} IS NULL OR {p}.data IS NULL THEN 'none' WHEN {enc} = 'CSV' THEN 'csv' WHEN {enc} = 'JSON' THEN 'json' "
-        f"WHEN {enc} = 'BASE64' AND {ct} LIKE '%csv%' THEN 'csv' "
-        f"WHEN {enc} = 'BASE64' AND {ct} LIKE '%json%' THEN 'json' ELSE 'other' END)"
+        f"(CASE WHEN {p} IS NULL OR {p}.data IS NULL THEN {_NONE} WHEN {enc} = 'CSV' THEN {_CSV} WHEN {enc} = 'JSON' THEN {_JSON} "
+        f"WHEN {enc} = 'BASE64' AND {ct} LIKE '%csv%' THEN {_CSV} "
+        f"WHEN {enc} = 'BASE64' AND {ct} LIKE '%json%' THEN {_JSON} ELSE {_OTHER} END)"
     )
     text = (
-        f"(CASE WHEN {enc} = 'BASE64' THEN CASE WHEN {kind} IN ('csv', 'json') "
+        f"(CASE WHEN {enc} = 'BASE64' THEN CASE WHEN k_{side} IN {_TABULAR} "
         f"THEN CAST(try_to_binary({p}.data, 'base64') AS STRING) END ELSE {p}.data END)"
     )
     # Fields are split on commas; an empty field becomes a missing value when columns are
@@ -111,7 +128,7 @@ def _side_columns(side: str) -> dict[str, str]:
     # Blank lines are dropped, but a payload that is only blank is one record with one empty
     # field (an empty output value), so that later fields keep their positions.
     nonblank = f"filter(split(t_{side}, '\\r?\\n'), l -> trim(l) != '')"
-    lines = f"(CASE WHEN size({nonblank}) = 0 THEN array('') ELSE {nonblank} END)"
+    lines = _let(nonblank, "nb", "CASE WHEN size(nb) = 0 THEN array('') ELSE nb END")
     # The common payload, one unquoted line, takes a path without lambda functions (Spark
     # interprets those element by element).
     # (l_<side>, its own column so that it is computed once: the payload without trailing line breaks)
@@ -121,20 +138,19 @@ def _side_columns(side: str) -> dict[str, str]:
         f"(CASE WHEN {simple} THEN array(named_struct('pos', split(l_{side}, ','), 'named', {_NO_MAP})) "
         f"ELSE transform({lines}, l -> named_struct('pos', {csv_fields}, 'named', {_NO_MAP})) END)"
     )
-    json_lines = f"flatten(transform({lines}, l -> {_json_records('l')}))"
-    json_records = (
-        f"(CASE WHEN {ct} LIKE '%jsonl%' OR {ct} LIKE '%jsonlines%' THEN {json_lines} ELSE {_json_records(f't_{side}')} END)"
-    )
+    # A JSON Lines payload is several documents; any other JSON payload is one.
+    documents = f"(CASE WHEN {ct} LIKE '%jsonl%' OR {ct} LIKE '%jsonlines%' THEN {lines} ELSE array(t_{side}) END)"
+    json_records = f"flatten(transform({documents}, d -> {_json_records('d', 'doc')}))"
     records = (
-        f"(CASE WHEN k_{side} = 'csv' THEN {csv_records} WHEN k_{side} = 'json' THEN {json_records} END)"
+        f"(CASE WHEN k_{side} = {_CSV} THEN {csv_records} WHEN k_{side} = {_JSON} THEN {json_records} END)"
     )
     failed = (
-        f"(k_{side} = 'other' OR (k_{side} IN ('csv', 'json') AND t_{side} IS NULL) "
-        f"OR ({enc} = 'BASE64' AND k_{side} IN ('csv', 'json') AND NOT is_valid_utf8(t_{side})) "
-        f"OR (k_{side} = 'json' AND exists(r_{side}, r -> r.pos IS NULL AND r.named IS NULL)))"
+        f"(k_{side} = {_OTHER} OR (k_{side} IN {_TABULAR} AND t_{side} IS NULL) "
+        f"OR ({enc} = 'BASE64' AND k_{side} IN {_TABULAR} AND NOT is_valid_utf8(t_{side})) "
+        f"OR (k_{side} = {_JSON} AND exists(r_{side}, r -> r.pos IS NULL AND r.named IS NULL)))"
     )
-    line = f"(CASE WHEN k_{side} = 'csv' THEN {one_line} END)"
-    return {"kind": kind, "text": text, "line": line, "records": records, "failed": failed}
+    line = f"(CASE WHEN k_{side} = {_CSV} THEN {one_line} END)"
+    return {"encoding": encoding, "kind": kind, "text": text, "line": line, "records": records, "failed": failed}
 
 
 @dataclass(frozen=True)
@@ -233,8 +249,8 @@ def _decode(spark, files: list[str], fmt: CaptureFormat, start, end):
     # One projection per stage (each later stage reads the columns of the one before); a
     # withColumn per column would re-analyse the growing plan every time (about 2 s here).
     df = raw
-    for part in ("kind", "text", "line", "records"):
-        prefix = {"kind": "k", "text": "t", "line": "l", "records": "r"}[part]
+    for part in ("encoding", "kind", "text", "line", "records"):
+        prefix = part[0]
         df = df.withColumns({f"{prefix}_{s}": F.expr(exprs[s][part]) for s in order})
     when = "try_to_timestamp(eventMetadata.inferenceTime)"
     window = ["TRUE"]
@@ -242,7 +258,7 @@ def _decode(spark, files: list[str], fmt: CaptureFormat, start, end):
         window.append(f"{when} >= timestamp'{start.strftime('%Y-%m-%d %H:%M:%S')}'")
     if end is not None:
         window.append(f"{when} < timestamp'{end.strftime('%Y-%m-%d %H:%M:%S')}'")
-    no_side = " AND ".join(f"k_{s} = 'none'" for s in order)
+    no_side = " AND ".join(f"k_{s} = {_NONE}" for s in order)
     df = df.withColumns({
         "bad": F.expr(f"{CORRUPT} IS NOT NULL OR captureData IS NULL OR ({no_side})"),
         "shadow": F.expr("coalesce(eventMetadata.invocationSource = 'ShadowExperiment', FALSE)"),
@@ -266,7 +282,7 @@ def _decode(spark, files: list[str], fmt: CaptureFormat, start, end):
         )
         pairs = f"(CASE WHEN size({outer}) = 1 AND size({inner}) = 1 THEN {single} ELSE {zipped} END)"
     df = df.withColumn("recs", F.expr(f"CASE WHEN ok THEN {pairs} END"))
-    has_json = " OR ".join(f"k_{s} = 'json'" for s in order)
+    has_json = " OR ".join(f"k_{s} = {_JSON}" for s in order)
     df = df.select(
         "bad", "shadow", "in_window", "failed", "ok", "recs", F.expr(f"coalesce({has_json}, FALSE)").alias("has_json"),
         F.expr(f"CASE WHEN bad THEN coalesce(substr({CORRUPT}, 1, 120), concat('eventId ', coalesce(eventMetadata.eventId, '?'), ' has no captureData')) END").alias("bad_example"),
