@@ -122,29 +122,32 @@ def _cells(df: DataFrame, features: list[str], malformed: str | None) -> DataFra
 def _classified(cells: DataFrame) -> DataFrame:
     """Add s (text, with undecodable values nulled), u (undecodable), c (class) and d (double)."""
     v = F.col("v")
-    cells = cells.select("i", "m", "n", "k", _undecodable(v).alias("u"), _decoded(v).alias("s"))
-    s = F.col("s")
     # Its own projection, so that the regular expression runs once per value (inlined, the
     # condition below would evaluate it twice for every integral value).
-    cells = cells.select("i", "m", "n", "k", "u", "s", s.rlike(NUMBER_PATTERN).alias("is_number"))
+    cells = cells.select("i", "m", "n", "k", "v", v.rlike(NUMBER_PATTERN).alias("is_number"))
     number = F.col("is_number")
     has_marker = F.lit(False)
     for marker in FRACTION_MARKERS:
-        has_marker = has_marker | (F.instr(s, marker) > 0)
+        has_marker = has_marker | (F.instr(v, marker) > 0)
     value_class = (
         F.when(F.col("k").isNotNull(), F.col("k"))
-        .when(s.isNull(), F.lit(None))
+        .when(v.isNull(), F.lit(None))
         .when(number & has_marker, F.lit(_FRACTIONAL))
         .when(number, F.lit(_INTEGRAL))
-        .when(s.isin(list(BOOLEAN_VALUES)), F.lit(_BOOLEAN))
+        .when(v.isin(list(BOOLEAN_VALUES)), F.lit(_BOOLEAN))
         .otherwise(F.lit(_STRING))
         .cast("tinyint")
     )
-    cells = cells.select("i", "m", "n", "u", "s", value_class.alias("c"))
-    c = F.col("c")
+    cells = cells.select("i", "m", "n", "v", value_class.alias("c0"))
+    c0 = F.col("c0")
+    # Only a String value can hold U+FFFD (numbers and booleans are ASCII): look for it there.
+    cells = cells.select("i", "m", "n", "v", "c0", ((c0 == _STRING) & _undecodable(v)).alias("u"))
+    u = F.col("u")
+    c = F.when(u, F.lit(None)).otherwise(c0)
+    text = F.when(u, F.lit(None)).otherwise(v)
     # Cast only values that are numbers, so that no cast fails (a failing cast is slow).
-    double = F.coalesce(F.col("n"), F.when((c == _FRACTIONAL) | (c == _INTEGRAL), s.try_cast("double")))
-    return cells.select("i", "m", "u", "s", "c", double.alias("d"))
+    double = F.coalesce(F.col("n"), F.when((c0 == _FRACTIONAL) | (c0 == _INTEGRAL), v.try_cast("double")))
+    return cells.select("i", "m", "u", text.alias("s"), c.alias("c"), double.alias("d"))
 
 
 def _outside_domain(features: list[str], options: ProfileOptions) -> Column:
