@@ -17,7 +17,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
  && python3 -m venv /opt/venv
 
-# Dependencies first (a layer that changes only with pyproject.toml), then the code.
+# Dependencies first (a layer that changes only with pyproject.toml), then the code, then the
+# driver JVM's class-data archive (a training run: Spark starts about 2 s sooner in every job).
 WORKDIR /opt/program
 COPY pyproject.toml ./
 RUN --mount=type=secret,id=ca_bundle,required=false \
@@ -33,8 +34,7 @@ COPY container ./container
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
  && pip install --no-deps . && rm -rf build *.egg-info \
- && python -m container.jvm_archive \
- && find /opt/venv /opt/program -name '__pycache__' -prune -exec rm -rf {} +
+ && python -m container.jvm_archive
 
 # /opt/ml belongs to the platform: the image keeps nothing there.
 ENTRYPOINT ["python", "-m", "container"]

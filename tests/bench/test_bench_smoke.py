@@ -11,7 +11,7 @@ import bench  # noqa: E402
 def test_benchmark_smoke(tmp_path, capsys):
     out = tmp_path / "results.json"
     assert bench.main([
-        "--rows", "3000", "--scale", "3000", "--records", "600", "--runs", "1",
+        "--rows", "3000", "--scale", "600", "3000", "--records", "600", "--runs", "1",
         "--workdir", str(tmp_path), "--json", str(out), "--skip", "whylogs",
     ]) == 0
     results = json.loads(out.read_text())
@@ -19,8 +19,9 @@ def test_benchmark_smoke(tmp_path, capsys):
     assert w1["ours"]["wall_s"] > 0 and w1["ours"]["peak_rss_mb"] > 0
     assert w1["duckdb"]["wall_s"] > 0 and "ours_over_duckdb" in w1
     assert w1["whylogs"] == {"error": "skipped"}
-    assert results["W2"][0]["rows"] == 3000
+    assert [x["rows"] for x in results["W2"]] == [600, 3000]
     assert results["W3"]["records"] == 600
+    assert results["W3"]["over_same_size_baseline"] == round(results["W3"]["wall_s"] / results["W2"][0]["wall_s"], 2)
     stats = json.loads((tmp_path / "w1-baseline" / "statistics.json").read_text())
     assert stats["dataset"]["item_count"] == 3000 and len(stats["features"]) == 20
     report = json.loads((tmp_path / "w3-report" / "constraint_violations.json").read_text())

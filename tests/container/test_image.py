@@ -172,3 +172,12 @@ def test_docker_run_command_from_readme(docker_client, engine_cli, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert read_json(out / "statistics.json")["dataset"]["item_count"] == 506
     assert (out / "constraints.json").exists()
+
+
+def test_image_carries_a_current_jvm_class_archive(docker_client):
+    """The archive made at build time matches the image's Java and PySpark (so the JVM maps it)."""
+    script = "from container import jvm_archive as j; p = j.DEFAULT_PATH; print(p, p.stat().st_size, j.is_current(p))"
+    out = docker_client.containers.run(IMAGE, entrypoint=["python", "-c", script], remove=True).decode()
+    path, size, current = out.split()
+    assert path == "/opt/venv/share/mmon-analyzer/spark-classes.jsa"
+    assert int(size) > 10 << 20 and current == "True"
