@@ -72,7 +72,12 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
                 raise ValueError("not an object")
         except ValueError as exc:
             raise InputError("ENV_INVALID", name=params.SPARK_CONF, value=raw, reason=f"must be a JSON object ({exc})") from None
-        conf.update({str(k): str(v) for k, v in extra.items()})
+        for key, value in extra.items():
+            key, value = str(key), str(value)
+            if key == "spark.driver.extraJavaOptions":
+                # Appended: later JVM flags win, and ours (JIT, class archive) stay unless overridden.
+                value = f"{conf[key]} {value}"
+            conf[key] = value
     return master, conf
 
 

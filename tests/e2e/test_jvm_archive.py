@@ -31,7 +31,7 @@ def test_training_run_builds_an_archive_that_spark_loads_classes_from(tmp_path):
     assert jvm_archive.is_current(archive)
 
     log = tmp_path / "classes.log"
-    options = " ".join(_driver_options({"MMON_JVM_ARCHIVE": str(archive)}) + [f"-Xlog:class+load=info:file={log}"])
+    options = f"-Xlog:class+load=info:file={log}"  # appended to the job's own options
     script = (
         "from container.session import build_session; import os; "
         "s = build_session(os.environ); print(s.range(10).count())"
@@ -51,3 +51,11 @@ def test_a_stale_stamp_asks_for_a_rebuild(tmp_path, content):
     archive.write_bytes(b"x")
     (tmp_path / "spark.jsa.stamp").write_text(content)
     assert not jvm_archive.is_current(archive)
+
+
+def test_user_java_options_are_appended_to_ours():
+    env = {"MMON_SPARK_CONF": json.dumps({"spark.driver.extraJavaOptions": "-Dmy.flag=1", "spark.sql.shuffle.partitions": "7"})}
+    master, conf = spark_settings(env)
+    options = conf["spark.driver.extraJavaOptions"].split()
+    assert options[-1] == "-Dmy.flag=1" and "-XX:-DontCompileHugeMethods" in options
+    assert conf["spark.sql.shuffle.partitions"] == "7"
