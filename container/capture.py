@@ -187,11 +187,15 @@ def profile_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list
     if not files:
         raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
     decoded = _decode(spark, files, fmt, start, end)
-    observation = Observation("capture")
-    observed = decoded.observe(observation, *_summary_aggregates())
-    assumed = _layout(len(baseline_names), tuple(baseline_names), baseline_names)
-    result = profile(_records(observed, assumed), options)
-    summary = _summary(observation.get)
+    if baseline_names:
+        observation = Observation("capture")
+        observed = decoded.observe(observation, *_summary_aggregates())
+        assumed = _layout(len(baseline_names), tuple(baseline_names), baseline_names)
+        result = profile(_records(observed, assumed), options)
+        summary = _summary(observation.get)
+    else:  # no columns to assume (and a profile of none would run no Spark job to observe)
+        result = None
+        summary = _summary(decoded.agg(*_summary_aggregates()).collect()[0].asDict())
     log.info(
         "Capture lines: %d; skipped %d malformed, %d shadow, %d outside the window, %d undecodable; %d records",
         summary.lines, summary.bad_lines, summary.shadow, summary.outside_window, summary.decode_failures, summary.records,
@@ -199,7 +203,7 @@ def profile_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list
     _check_summary(summary, source, start, end, max_bad_fraction)
     actual = _layout(summary.max_fields, summary.keys, baseline_names)
     names = [name for name, _, _ in actual]
-    if summary.max_fields <= len(baseline_names) and set(summary.keys) <= set(baseline_names):
+    if result is not None and summary.max_fields <= len(baseline_names) and set(summary.keys) <= set(baseline_names):
         return result.only(names)
     log.info("Records are wider than the baseline (%d fields, keys %s): profiling them again", summary.max_fields, list(summary.keys))
     return profile(_records(decoded, actual), options)

@@ -58,3 +58,18 @@ CASES = {
 def test_payload_shapes(spark, tmp_path, name):
     output, inputs, keys, expected = CASES[name]
     assert _rows(spark, tmp_path, output, inputs, keys) == expected
+
+
+def test_a_baseline_without_features_still_profiles_the_capture(spark, tmp_path):
+    """Nothing to assume about the layout: the summary is read first, then every field profiled."""
+    from container.capture import profile_capture
+    from analyzer import ProfileOptions
+
+    line = {
+        "captureData": {"endpointInput": _side("INPUT", "1,2"), "endpointOutput": _side("OUTPUT", "0")},
+        "eventMetadata": {"eventId": "1", "inferenceTime": "2024-01-01T00:00:00Z"}, "eventVersion": "0",
+    }
+    (tmp_path / "c.jsonl").write_text(json.dumps(line) + "\n")
+    result = profile_capture(spark, str(tmp_path), CaptureFormat(("endpointInput", "endpointOutput")), [], None, None, 0.01, ProfileOptions())
+    assert [f.name for f in result.statistics.features] == ["_c0", "_c1", "_c2"]
+    assert result.statistics.item_count == 1
