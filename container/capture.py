@@ -277,7 +277,8 @@ def _decode(spark, files: list[str], fmt: CaptureFormat, start, end):
         # One output and one input record (the usual case) are joined without lambdas.
         single = (
             f"array(named_struct('pos', concat(coalesce({outer}[0].pos, array()), coalesce({inner}[0].pos, array())), "
-            f"'named', map_concat(coalesce({outer}[0].named, map()), coalesce({inner}[0].named, map()))))"
+            f"'named', CASE WHEN {outer}[0].named IS NULL AND {inner}[0].named IS NULL THEN {_NO_MAP} "
+            f"ELSE map_concat(coalesce({outer}[0].named, map()), coalesce({inner}[0].named, map())) END))"
         )
         zipped = (
             f"transform(arrays_zip(coalesce({outer}, array()), coalesce({inner}, array())), z -> named_struct("
