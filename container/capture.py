@@ -17,7 +17,8 @@ The output record comes first, then the input record (SageMaker's START position
 fields are named by position after the baseline's features, as SageMaker does; JSON keys that
 are feature names fill those features. Lines that are not JSON or have no ``captureData`` are
 counted and skipped, shadow-variant traffic is skipped, and only records with
-``start_time <= inferenceTime < end_time`` are analysed.
+``start_time <= inferenceTime < end_time`` are analysed. ``profile_capture`` decodes and
+profiles in one scan of the files.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from analyzer import DatasetProfile, ProfileOptions, profile
 from analyzer.errors import InputError
 
 from .config import CaptureFormat
-from .dataset import Dataset, list_data_files
+from .dataset import list_data_files
 
 log = logging.getLogger(__name__)
 

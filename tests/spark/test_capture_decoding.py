@@ -1,7 +1,6 @@
 """Payload shapes of captured records -> rows, through the Spark SQL decoder (no job around it)."""
 import base64
 import json
-from datetime import datetime, timezone
 
 import pytest
 
