@@ -49,19 +49,26 @@ def _open_text(path: str):
     return open(path, encoding="utf-8", errors="replace")
 
 
+def _first_nonblank_line(files: list[str], whitespace: str | None = None) -> tuple[str, str] | None:
+    """(file, line) of the first line, across the files in order, that is not blank once
+    ``whitespace`` is stripped (Python's whitespace by default). Read errors propagate."""
+    for path in files:
+        with _open_text(path) as fh:
+            for line in fh:
+                if line.strip(whitespace):
+                    return path, line
+    return None
+
+
 def _first_json_keys(files: list[str]) -> list[str]:
     """Key order of the first JSON record, so that features follow the input's column order
     (Spark's JSON reader sorts fields by name)."""
-    for path in files:
-        try:
-            with _open_text(path) as fh:
-                for line in fh:
-                    if line.strip():
-                        doc = json.loads(line)
-                        return list(doc) if isinstance(doc, dict) else []
-        except (OSError, ValueError):
-            return []
-    return []
+    try:
+        first = _first_nonblank_line(files)
+        doc = json.loads(first[1]) if first else None
+    except (OSError, ValueError):
+        return []
+    return list(doc) if isinstance(doc, dict) else []
 
 
 def _check_parquet(files: list[str]) -> None:
@@ -146,22 +153,15 @@ def csv_columns(files: list[str], fmt: CsvFormat) -> list[str] | None:
     """
     if len(fmt.field_delimiter) != 1:
         return None
-    line = None
-    for path in files:
-        if Path(path).suffix.lower() in _COMPRESSED:
-            return None
-        try:
-            with _open_text(path) as fh:
-                for raw in fh:
-                    if raw.strip(_JAVA_WHITESPACE):  # Spark skips blank lines (Java's trim)
-                        line = raw.rstrip("\r\n")
-                        break
-        except (OSError, EOFError, ValueError):
-            return None
-        if line is not None:
-            break
-    if line is None:
+    try:
+        first = _first_nonblank_line(files, _JAVA_WHITESPACE)  # Spark skips blank lines (Java's trim)
+    except (OSError, EOFError, ValueError):
+        return None
+    if first is None:
         return []
+    path, line = first[0], first[1].rstrip("\r\n")
+    if Path(path).suffix.lower() in _COMPRESSED:
+        return None
     if any(ch and ch in line for ch in (fmt.quote_character, fmt.quote_escape_character, "\ufeff", "\ufffd", "\r")):
         return None
     fields = line.split(fmt.field_delimiter)

@@ -52,9 +52,8 @@ def load_baseline(config: JobConfig) -> tuple[Statistics | None, Constraints]:
     return statistics, constraints
 
 
-def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
-    baseline, constraints = load_baseline(config)
-    names = [f.name for f in constraints.features]
+def _current_dataset(spark, config: JobConfig, names: list[str]) -> Dataset:
+    """The current data as a DataFrame: through the user's preprocessor, or a plain dataset."""
     fmt = config.dataset_format
     if config.record_preprocessor_script:
         from .scripts import preprocessed_rows
@@ -65,26 +64,31 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
         df, count = preprocessed_rows(spark, files, config, names) if files else (None, 0)
         if count == 0:
             raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(config.start_time), end=iso(config.end_time), source=config.dataset_source)
-        dataset = Dataset(df, None, tuple(files))
-    elif isinstance(fmt, CaptureFormat):
-        dataset = None
-    else:
-        dataset = read_dataset(spark, config.dataset_source, fmt)
-        if isinstance(fmt, CsvFormat) and not fmt.header:
-            # headerless files are named after the baseline, by position (as captured data is)
-            df = dataset.df
-            renamed = [
-                df[f"`{c}`"].alias(names[i]) if i < len(names) and c != dataset.malformed_column else df[f"`{c}`"]
-                for i, c in enumerate(df.columns)
-            ]
-            dataset = type(dataset)(df.select(*renamed), dataset.malformed_column, dataset.files)
+        return Dataset(df, None, tuple(files))
+    dataset = read_dataset(spark, config.dataset_source, fmt)
+    if isinstance(fmt, CsvFormat) and not fmt.header:
+        # headerless files are named after the baseline, by position (as captured data is)
+        df = dataset.df
+        renamed = [
+            df[f"`{c}`"].alias(names[i]) if i < len(names) and c != dataset.malformed_column else df[f"`{c}`"]
+            for i, c in enumerate(df.columns)
+        ]
+        dataset = type(dataset)(df.select(*renamed), dataset.malformed_column, dataset.files)
+    return dataset
+
+
+def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
+    baseline, constraints = load_baseline(config)
+    names = [f.name for f in constraints.features]
     domains = {f.name: f.domains for f in constraints.features if f.domains}
-    if dataset is None:  # captured data: decoded and profiled in one scan
+    if isinstance(config.dataset_format, CaptureFormat) and not config.record_preprocessor_script:
+        # captured data: decoded and profiled in one scan
         current = profile_capture(
-            spark, config.dataset_source, fmt, names, config.start_time, config.end_time,
+            spark, config.dataset_source, config.dataset_format, names, config.start_time, config.end_time,
             config.capture_max_bad_fraction, ProfileOptions(domains=domains),
         )
     else:
+        dataset = _current_dataset(spark, config, names)
         current = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column, domains=domains))
     log_data_quality(current)
     stats = current.statistics
