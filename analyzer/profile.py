@@ -19,7 +19,9 @@ No Python code runs per row; the driver sees one row per column and a few bucket
 """
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -101,6 +103,31 @@ class DatasetProfile:
 _FRACTIONAL, _INTEGRAL, _BOOLEAN, _STRING = 1, 2, 3, 4
 
 
+@dataclass(frozen=True)
+class Cells:
+    """A dataset already in long form, as :func:`profile` works on it: one row per (row, column)
+    with ``i`` (int, the column's index in ``features``) and ``v`` (string, the value's text;
+    null when missing), and optionally ``m`` (string, non-null on column 0's cell of a malformed
+    row). A reader that can split records itself (a delimited text line) hands this over and
+    saves building a wide row only to take it apart again."""
+
+    df: DataFrame
+    features: tuple[str, ...]
+
+    def renamed(self, features: "list[str] | tuple[str, ...]") -> "Cells":
+        return Cells(self.df, tuple(features))
+
+
+def _text_cells(cells: Cells) -> DataFrame:
+    """The (i, v, n, k, m) rows of :func:`_cells` from a :class:`Cells` (text only)."""
+    df = cells.df
+    marker = F.col("m") if "m" in df.columns else F.lit(None).cast("string")
+    return df.select(
+        F.col("i").cast("int").alias("i"), F.col("v").cast("string").alias("v"), F.lit(None).cast("double").alias("n"),
+        F.lit(None).cast("tinyint").alias("k"), marker.alias("m"),
+    )
+
+
 def _cells(df: DataFrame, features: list[str], malformed: str | None) -> DataFrame:
     """One row per (row, column): i (column index), v (text), n (double from a numeric Spark
     type), k (value class when the Spark type decides it), m (malformed-row marker, column 0)."""
@@ -119,21 +146,52 @@ def _cells(df: DataFrame, features: list[str], malformed: str | None) -> DataFra
     return df.select(F.explode(F.array(*cells)).alias("c")).select("c.*")
 
 
+_DIGITS = "0123456789"
+
+
+def _number_class(v: Column) -> tuple[list[list[Column]], Column]:
+    """(helper projections, class): _FRACTIONAL or _INTEGRAL when ``v`` matches NUMBER_PATTERN, else null.
+
+    The regular expression costs about as much as everything else done to a value, so plain
+    numbers (optional sign, digits, optionally one dot and digits) are recognised without it: a
+    first byte that is a digit (or a sign, then a digit), a last byte that is a digit, and what
+    lies between accepted by Spark's string-to-long cast, which never throws and accepts exactly
+    [sign]digits once the ends are known to be digits (for a fraction, with its one dot removed;
+    a number too long for a long is left to the regular expression). The expression then runs
+    only on other values that could start a number (digit, sign or space).
+    """
+    starts_digit = (v >= F.lit("0")) & (v < F.lit(":"))
+    plain_start = starts_digit | ((v >= F.lit("-0")) & (v < F.lit("-:"))) | ((v >= F.lit("+0")) & (v < F.lit("+:")))
+    plain_end = functools.reduce(operator.or_, [v.endswith(d) for d in _DIGITS])
+    maybe = starts_digit | v.startswith("-") | v.startswith("+") | v.startswith(" ")
+    first = [(plain_start & plain_end).alias("plain"), maybe.alias("maybe"), F.instr(v, ".").alias("dot")]
+    plain, dot = F.col("plain"), F.col("dot")
+    second = ["plain", "maybe", "dot", F.when(plain & (dot > 0), F.replace(v, F.lit("."), F.lit(""))).alias("undotted")]
+    undotted = F.col("undotted")
+    has_marker = functools.reduce(operator.or_, [F.instr(v, m) > 0 for m in FRACTION_MARKERS])
+    number_class = (
+        F.when(plain & (dot == 0) & v.try_cast("long").isNotNull(), F.lit(_INTEGRAL))
+        .when(plain & (F.octet_length(v) - F.octet_length(undotted) == 1) & undotted.try_cast("long").isNotNull(),
+              F.lit(_FRACTIONAL))
+        .when(F.col("maybe") & v.rlike(NUMBER_PATTERN), F.when(has_marker, F.lit(_FRACTIONAL)).otherwise(F.lit(_INTEGRAL)))
+    )
+    return [first, second], number_class.cast("tinyint")
+
+
 def _classified(cells: DataFrame) -> DataFrame:
     """Add s (text, with undecodable values nulled), u (undecodable), c (class) and d (double)."""
     v = F.col("v")
-    # Its own projection, so that the regular expression runs once per value (inlined, the
-    # condition below would evaluate it twice for every integral value).
-    cells = cells.select("i", "m", "n", "k", "v", v.rlike(NUMBER_PATTERN).alias("is_number"))
-    number = F.col("is_number")
-    has_marker = F.lit(False)
-    for marker in FRACTION_MARKERS:
-        has_marker = has_marker | (F.instr(v, marker) > 0)
+    # Each step in its own projection, so that nothing runs twice per value (Spark does not
+    # merge projections whose expensive results are used more than once).
+    helpers, number_class = _number_class(v)
+    for projection in helpers:
+        cells = cells.select("i", "m", "n", "k", "v", *projection)
+    cells = cells.select("i", "m", "n", "k", "v", number_class.alias("num"))
+    number = F.col("num")
     value_class = (
         F.when(F.col("k").isNotNull(), F.col("k"))
         .when(v.isNull(), F.lit(None))
-        .when(number & has_marker, F.lit(_FRACTIONAL))
-        .when(number, F.lit(_INTEGRAL))
+        .when(number.isNotNull(), number)
         .when(v.isin(list(BOOLEAN_VALUES)), F.lit(_BOOLEAN))
         .otherwise(F.lit(_STRING))
         .cast("tinyint")
@@ -163,15 +221,24 @@ def _outside_domain(features: list[str], options: ProfileOptions) -> Column:
     return F.count_if(branches) if branches is not None else F.lit(None).cast("long")
 
 
-def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> DatasetProfile:
-    """Profile every column of ``df`` into SageMaker statistics.
+def profile(data: "DataFrame | Cells", options: ProfileOptions = ProfileOptions()) -> DatasetProfile:
+    """Profile every column of ``data`` into SageMaker statistics.
 
-    ``df`` may hold strings (CSV, captured payloads) or native Spark types (Parquet, JSON).
+    ``data`` is a DataFrame of strings (CSV, captured payloads) or native Spark types (Parquet,
+    JSON), or a dataset already split into :class:`Cells`.
     """
-    features = [c for c in df.columns if c != options.malformed_column]
+    if isinstance(data, Cells):
+        features = list(data.features)
+        raw_cells = _text_cells(data)
+    else:
+        features = [c for c in data.columns if c != options.malformed_column]
+        raw_cells = _cells(data, features, options.malformed_column) if features else None
     if not features:
         return DatasetProfile(Statistics(0, ()))
-    cells = _classified(_cells(df, features, options.malformed_column))
+    cells = _classified(raw_cells)
+    # The frequent-items input is projected here, in generated code: an aggregate's own input
+    # expression is evaluated row by row, interpreted, in the sketch aggregation.
+    cells = cells.withColumn("t", F.when(F.col("c") >= _BOOLEAN, F.col("s")))
     s, c, d = F.col("s"), F.col("c"), F.col("d")
     aggregations = [
         F.count(F.lit(1)).alias("rows"),
@@ -189,9 +256,7 @@ def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> Datase
         # Frequent items (DataSketches ItemsSketch) of the non-numeric values: exact while a
         # column has fewer distinct values than the sketch holds, which covers every categorical
         # column, so most datasets need no second pass for categorical buckets.
-        F.call_function(
-            "approx_top_k", F.when(c >= _BOOLEAN, s), F.lit(_top_items(options)), F.lit(_top_items(options))
-        ).alias("top"),
+        F.call_function("approx_top_k", F.col("t"), F.lit(_top_items(options)), F.lit(_top_items(options))).alias("top"),
         _outside_domain(features, options).alias("outside"),
     ]
     log.info("Profiling %d columns (pass 1: statistics and type inference)", len(features))
@@ -199,6 +264,7 @@ def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> Datase
     if not rows:
         return DatasetProfile(Statistics(0, tuple(FeatureStatistics(n, InferredType.UNKNOWN) for n in features)))
     item_count, malformed = int(rows[0]["rows"]), int(rows[0]["malformed"])
+    sketches = {i: read_spark_kll(r["kll"], options.kll_k) for i, r in rows.items()}
     counts = {
         i: TypeCounts(int(r["non_null"]), int(r["fractional"]), int(r["integral"]), int(r["boolean"]))
         for i, r in rows.items()
@@ -215,9 +281,10 @@ def profile(df: DataFrame, options: ProfileOptions = ProfileOptions()) -> Datase
     recount = [i for i in categorical if i not in value_counts]
     if recount:
         log.info("Counting values of %d low-cardinality columns (pass 2)", len(recount))
-        value_counts.update(_value_counts(df, features, recount))
+        value_counts.update(_value_counts(data, features, recount))
     statistics = tuple(
-        _feature(name, counts[i], rows[i], item_count, value_counts.get(i), options) for i, name in enumerate(features)
+        _feature(name, counts[i], rows[i], sketches[i], item_count, value_counts.get(i), options)
+        for i, name in enumerate(features)
     )
     return DatasetProfile(
         Statistics(item_count, statistics),
@@ -245,18 +312,16 @@ def _exact_top_items(top, counts: TypeCounts) -> dict[str, int] | None:
     return found if sum(found.values()) == counts.non_null else None
 
 
-def _value_counts(df: DataFrame, features: list[str], columns: list[int]) -> dict[int, dict[str, int]]:
-    pairs = []
-    for i in columns:
-        text = _decoded(F.col(f"`{features[i]}`").cast("string"))
-        pairs.append(F.struct(F.lit(i).alias("i"), text.alias("v")))
-    rows = (
-        df.select(F.explode(F.array(*pairs)).alias("p"))
-        .where(F.col("p.v").isNotNull())
-        .groupBy(F.col("p.i").alias("i"), F.col("p.v").alias("v"))
-        .count()
-        .collect()
-    )
+def _value_counts(data: "DataFrame | Cells", features: list[str], columns: list[int]) -> dict[int, dict[str, int]]:
+    if isinstance(data, Cells):
+        pairs = data.df.where(F.col("i").isin(columns)).select(F.col("i"), _decoded(F.col("v").cast("string")).alias("v"))
+    else:
+        structs = []
+        for i in columns:
+            text = _decoded(F.col(f"`{features[i]}`").cast("string"))
+            structs.append(F.struct(F.lit(i).alias("i"), text.alias("v")))
+        pairs = data.select(F.explode(F.array(*structs)).alias("p")).select("p.i", "p.v")
+    rows = pairs.where(F.col("v").isNotNull()).groupBy("i", "v").count().collect()
     out: dict[int, dict[str, int]] = {}
     for r in rows:
         out.setdefault(int(r["i"]), {})[r["v"]] = int(r["count"])
@@ -267,6 +332,7 @@ def _feature(
     name: str,
     counts: TypeCounts,
     row,
+    kll,
     item_count: int,
     value_counts: dict[str, int] | None,
     options: ProfileOptions,
@@ -277,7 +343,6 @@ def _feature(
     distinct = float(row["distinct"] or 0)
     inferred = infer_type(counts)
     if inferred.is_numeric:
-        kll = read_spark_kll(row["kll"], options.kll_k)
         sketch, n_numbers, total, std = kll.sketch, kll.n, row["sum"], row["std"]
         lo = float(kll.min) if kll.min is not None else 0.0
         hi = float(kll.max) if kll.max is not None else 0.0

@@ -144,6 +144,37 @@ def test_regex_classes_in_spark_equal_python_classify(spark):
     assert profile(df).type_counts["v"] == TypeCounts.of(values)
 
 
+def _tricky_values(count: int, seed: int = 11) -> list[str]:
+    """Strings near the edges of Deequ's number patterns: signs, spaces, dots, exponents, line
+    terminators, non-ASCII digits, and digit runs too long for a long."""
+    rng = np.random.default_rng(seed)
+    pieces = ["0", "7", "42", "007", "9" * 19, "9" * 25, ".", "-", "+", " ", "e", "E", "e-", "E+",
+              "\n", "\r\n", "\u2028", "\t", "a", "\u0663", "true", "false", ",", "..", "1.5"]
+    values = []
+    for _ in range(count):
+        n = int(rng.integers(1, 6))
+        values.append("".join(pieces[int(j)] for j in rng.integers(0, len(pieces), n)))
+    return values
+
+
+def test_value_classes_equal_python_classify_value_by_value(spark):
+    """Each value's class from the engine (the plain-number shortcut, else the regular
+    expression) equals the Python classifier's, on the documented cases and on random strings."""
+    import importlib
+
+    from tests.unit.test_dtypes import VALUE_CASES
+    from analyzer.dtypes import classify
+
+    engine = importlib.import_module("analyzer.profile")
+    values = [v for v, _ in VALUE_CASES if v is not None] + _tricky_values(4000)
+    df = spark.createDataFrame([(0, v, None, None, None) for v in values], "i int, v string, n double, k tinyint, m string")
+    got = [r["c"] for r in engine._classified(df).select("c").collect()]
+    codes = {"Fractional": 1, "Integral": 2, "Boolean": 3, "String": 4}
+    wrong = [(v, g) for v, g in zip(values, got) if g != codes[classify(v).value]]
+    assert not wrong, wrong[:10]
+    assert {codes[classify(v).value] for v in values} == {1, 2, 3, 4}  # the corpus reaches every class
+
+
 def test_all_null_column_is_unknown(spark):
     df = spark.createDataFrame([(None, "1"), (None, "2")], "a string, b string")
     stats = profile(df).statistics
