@@ -1,13 +1,17 @@
 """read_dataset(spark, config) -> DataFrame for csv / json / parquet (capture: see capture.py)."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+from analyzer import DatasetProfile, ProfileOptions, profile
 from analyzer.errors import InputError
+from analyzer.profile import Cells
 
 from .config import CsvFormat, JsonFormat, ParquetFormat
 
@@ -18,9 +22,35 @@ MALFORMED_COLUMN = "__mmon_malformed_record__"
 
 @dataclass(frozen=True)
 class Dataset:
-    df: object  # pyspark DataFrame
+    """A dataset ready to profile: a DataFrame of columns, or :class:`Cells` from the delimited
+    text reader. That reader's reading is checked after the scan (``verified``, see
+    :func:`_delimited_cells`); when the check fails, ``exact`` reads it with Spark's CSV reader."""
+
+    df: object  # pyspark DataFrame, or Cells
     malformed_column: str | None
     files: tuple[str, ...]
+    verified: Callable[[], bool] | None = None
+    exact: Callable[[], "Dataset"] | None = None
+
+    def renamed(self, names: list[str]) -> "Dataset":
+        """Columns named after ``names`` by position (the rest keep theirs)."""
+        if isinstance(self.df, Cells):
+            features = list(self.df.features)
+            df = self.df.renamed([names[i] if i < len(names) else c for i, c in enumerate(features)])
+        else:
+            df = self.df.select(*[
+                self.df[f"`{c}`"].alias(names[i]) if i < len(names) and c != self.malformed_column else self.df[f"`{c}`"]
+                for i, c in enumerate(self.df.columns)
+            ])
+        exact = self.exact
+        return dataclasses.replace(self, df=df, exact=(lambda: exact().renamed(names)) if exact else None)
+
+    def profile(self, options: ProfileOptions = ProfileOptions()) -> DatasetProfile:
+        result = profile(self.df, dataclasses.replace(options, malformed_column=self.malformed_column))
+        if self.verified is not None and not self.verified():
+            log.info("Some data lines equal a header line: profiling again with Spark's CSV reader")
+            return self.exact().profile(options)
+        return result
 
 
 def list_data_files(source: str) -> list[str]:
@@ -92,29 +122,18 @@ def read_dataset(spark, source: str, fmt) -> Dataset:
     files = list_data_files(source)
     log.info("Files to process: %d under %s", len(files), source)
     if isinstance(fmt, CsvFormat):
-        from pyspark.sql import types as T
-
-        options = {"sep": fmt.field_delimiter, "quote": fmt.quote_character, "escape": fmt.quote_escape_character,
-                   "header": str(fmt.header).lower(), "encoding": "UTF-8"}
         columns = csv_columns(files, fmt)
         if columns is None:  # a header line this reader leaves to Spark's
             try:
-                columns = spark.read.options(**options).csv(files).columns
+                columns = spark.read.options(**_spark_csv_options(fmt)).csv(files).columns
             except Exception as exc:  # an empty first file, unreadable bytes
                 raise InputError("DATASET_EMPTY", source=source, detail=f" ({_first_line(exc)})") from None
+            if not columns:
+                raise InputError("DATASET_EMPTY", source=source, detail="")
+            return _spark_csv(spark, files, fmt, columns)
         if not columns:
             raise InputError("DATASET_EMPTY", source=source, detail="")
-        schema = T.StructType(
-            [T.StructField(c, T.StringType()) for c in columns] + [T.StructField(MALFORMED_COLUMN, T.StringType())]
-        )
-        df = (
-            spark.read.options(**options)
-            .option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
-            .schema(schema)
-            .csv(files)
-        )
-        return Dataset(df, MALFORMED_COLUMN, tuple(files))
+        return _delimited_cells(spark, files, fmt, columns)
     if isinstance(fmt, JsonFormat):
         reader = spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
         if not fmt.lines:
@@ -139,6 +158,100 @@ def read_dataset(spark, source: str, fmt) -> Dataset:
             raise InputError("DATASET_UNREADABLE", what=f"Parquet dataset {source}", reason=_first_line(exc)) from None
         return Dataset(df, None, tuple(files))
     raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
+
+
+def _spark_csv_options(fmt: CsvFormat) -> dict[str, str]:
+    return {"sep": fmt.field_delimiter, "quote": fmt.quote_character, "escape": fmt.quote_escape_character,
+            "header": str(fmt.header).lower(), "encoding": "UTF-8"}
+
+
+def _spark_csv(spark, files: list[str], fmt: CsvFormat, columns: list[str]) -> Dataset:
+    """Spark's CSV reader: every column a string, malformed rows kept and marked."""
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [T.StructField(c, T.StringType()) for c in columns] + [T.StructField(MALFORMED_COLUMN, T.StringType())]
+    )
+    df = (
+        spark.read.options(**_spark_csv_options(fmt))
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
+        .schema(schema)
+        .csv(files)
+    )
+    return Dataset(df, MALFORMED_COLUMN, tuple(files))
+
+
+def _delimited_cells(spark, files: list[str], fmt: CsvFormat, columns: list[str]) -> Dataset:
+    """The CSV files as :class:`Cells`, read as text lines and split in Spark SQL.
+
+    It reads what Spark's CSV reader (one record per line, the reader used otherwise) reads, and
+    saves most of its cost: Spark's reader tokenises every line with univocity into a row that
+    the profile then takes apart again; here a line without the quote character is split on the
+    delimiter straight into cells, and only lines that hold the quote character go through the
+    same parser (``from_csv``, same options). As in Spark's reader: lines that Java's trim()
+    leaves empty are skipped; an empty field is a missing value; a line with another number of
+    fields than the header is malformed (marked; missing fields are missing values, extra
+    fields are dropped); with a header, each file's first non-blank line is dropped.
+
+    That last rule is applied as "a line at the start of a file split that equals the first
+    non-blank line of some file", which also drops a data line equal to a header near the start
+    of a file. The scan counts the lines it dropped so (``verified``): when that is not exactly
+    one per file, ``exact`` reads the files again with Spark's CSV reader.
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    n = len(columns)
+    lines = spark.read.text(files).select("value", F.col("_metadata.file_block_start").alias("start"))
+    value = F.col("value")
+    blank = (value < F.lit("!")) & value.rlike(r"^[\x00-\x20]*\z")
+    lines = lines.where(~blank)
+    verified = None
+    if fmt.header:
+        heads = []
+        for path in files:
+            first = _first_nonblank_line([path], _JAVA_WHITESPACE)
+            if first is not None:
+                heads.append(first[1][:-1] if first[1].endswith("\n") else first[1])
+        expected = len(heads)
+        is_head = (F.col("start") == 0) & value.isin(sorted(set(heads)))
+        observation = Observation("csv_header_lines")
+        lines = lines.observe(observation, F.count_if(is_head).alias("heads")).where(~is_head)
+
+        def verified() -> bool:
+            try:
+                return int(observation.get["heads"]) == expected
+            except Exception:  # no metrics: the scan found no line to profile (Spark drops the node)
+                return False
+    quote = fmt.quote_character
+    quoted = F.instr(value, quote) > 0 if quote and quote != "\u0000" else F.lit(False)
+    names = [f"c{i}" for i in range(n)]
+    ddl = ", ".join(f"{c} STRING" for c in names) + f", {MALFORMED_COLUMN} STRING"
+    options = {**_spark_csv_options(fmt), "header": "false", "mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED_COLUMN}
+    delimiter = fmt.field_delimiter
+    pattern = delimiter if delimiter.isalnum() or delimiter in "\t " else "\\" + delimiter
+    lines = lines.select(
+        "value",
+        quoted.alias("q"),
+        F.when(~quoted, F.split(value, pattern, -1)).alias("tokens"),
+        F.when(quoted, F.from_csv(value, ddl, options)).alias("parsed"),
+    )
+    tokens, parsed = F.col("tokens"), F.col("parsed")
+    padded = F.slice(F.concat(tokens, F.array_repeat(F.lit(None).cast("string"), n)), 1, n)
+    fields = (
+        F.when(F.col("q"), F.array(*[parsed[c] for c in names]))
+        .when(F.size(tokens) == n, tokens)
+        .otherwise(padded)
+    )
+    malformed = F.when(F.col("q"), parsed[MALFORMED_COLUMN]).when(F.size(tokens) != n, value)
+    cells = lines.select(F.posexplode(fields).alias("i", "v"), malformed.alias("line")).select(
+        "i", F.nullif("v", F.lit("")).alias("v"), F.when(F.col("i") == 0, F.col("line")).alias("m")
+    )
+    return Dataset(
+        Cells(cells, tuple(columns)), None, tuple(files), verified=verified,
+        exact=lambda: _spark_csv(spark, files, fmt, columns),
+    )
 
 
 def csv_columns(files: list[str], fmt: CsvFormat) -> list[str] | None:

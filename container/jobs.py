@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer import DatasetProfile, MonitoringConfig, ProfileOptions, profile, suggest
+from analyzer import DatasetProfile, MonitoringConfig, profile, suggest
 from analyzer.errors import InputError
 from analyzer.formats import constraints_json, statistics_json
 from analyzer.model import DistributionConstraints
@@ -42,8 +42,7 @@ def run_baseline(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
         df, _ = preprocessed_rows(spark, list_data_files(config.dataset_source), config, [])
         result = profile(df)
     else:
-        dataset = read_dataset(spark, config.dataset_source, config.dataset_format)
-        result = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column))
+        result = read_dataset(spark, config.dataset_source, config.dataset_format).profile()
     log_data_quality(result)
     if result.statistics.item_count == 0:
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-from analyzer import ProfileOptions, profile, suggest
+from analyzer import ProfileOptions, suggest
 from analyzer.checks import CurrentFeature, validate
 from analyzer.errors import InputError
 from analyzer.formats import constraints_json, statistics_json, violations_json
@@ -68,12 +68,7 @@ def _current_dataset(spark, config: JobConfig, names: list[str]) -> Dataset:
     dataset = read_dataset(spark, config.dataset_source, fmt)
     if isinstance(fmt, CsvFormat) and not fmt.header:
         # headerless files are named after the baseline, by position (as captured data is)
-        df = dataset.df
-        renamed = [
-            df[f"`{c}`"].alias(names[i]) if i < len(names) and c != dataset.malformed_column else df[f"`{c}`"]
-            for i, c in enumerate(df.columns)
-        ]
-        dataset = type(dataset)(df.select(*renamed), dataset.malformed_column, dataset.files)
+        dataset = dataset.renamed(names)
     return dataset
 
 
@@ -89,7 +84,7 @@ def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
         )
     else:
         dataset = _current_dataset(spark, config, names)
-        current = profile(dataset.df, ProfileOptions(malformed_column=dataset.malformed_column, domains=domains))
+        current = dataset.profile(ProfileOptions(domains=domains))
     log_data_quality(current)
     stats = current.statistics
     if stats.item_count == 0:
