@@ -146,36 +146,61 @@ def _cells(df: DataFrame, features: list[str], malformed: str | None) -> DataFra
     return df.select(F.explode(F.array(*cells)).alias("c")).select("c.*")
 
 
-_DIGITS = "0123456789"
 
 
-def _number_class(v: Column) -> tuple[list[list[Column]], Column]:
-    """(helper projections, class): _FRACTIONAL or _INTEGRAL when ``v`` matches NUMBER_PATTERN, else null.
+_EXACT_POWERS_OF_TEN = tuple(float(10**j) for j in range(23))  # 10**22 is the last exact double
 
-    The regular expression costs about as much as everything else done to a value, so plain
-    numbers (optional sign, digits, optionally one dot and digits) are recognised without it: a
-    first byte that is a digit (or a sign, then a digit), a last byte that is a digit, and what
-    lies between accepted by Spark's string-to-long cast, which never throws and accepts exactly
-    [sign]digits once the ends are known to be digits (for a fraction, with its one dot removed;
-    a number too long for a long is left to the regular expression). The expression then runs
-    only on other values that could start a number (digit, sign or space).
+
+def _number_class(v: Column) -> tuple[list[list[Column]], Column, Column]:
+    """(helper projections, class, value) of a text ``v``: the class is _FRACTIONAL or _INTEGRAL when
+    ``v`` matches NUMBER_PATTERN, else null; the value is its double when found without parsing.
+
+    The regular expression and the string-to-double cast cost more than everything else done
+    to a value, so plain numbers (optional sign, digits, optionally one dot and digits) are
+    recognised without them: a first byte that is a digit (or a sign, then a digit), a last
+    byte that is a digit, and what lies between accepted by Spark's string-to-long cast, which
+    never throws and accepts exactly [sign]digits once the ends are known to be digits (for a
+    fraction, with its one dot removed; a number too long for a long is left to the regular
+    expression). The expression then runs only on other values that could start a number
+    (digit, sign or space). The value of a plain number is the long as a double or, for a
+    fraction, the digits divided by a power of ten, both exact operands while the digits are
+    below 2**53 and the power at most 10**22, so that IEEE rounding gives the double that parsing
+    would (zero is left to the cast, for the sign of -0.0).
     """
     starts_digit = (v >= F.lit("0")) & (v < F.lit(":"))
     plain_start = starts_digit | ((v >= F.lit("-0")) & (v < F.lit("-:"))) | ((v >= F.lit("+0")) & (v < F.lit("+:")))
-    plain_end = functools.reduce(operator.or_, [v.endswith(d) for d in _DIGITS])
+    last = F.substring(v, -1, 1)
+    plain_end = (last >= F.lit("0")) & (last <= F.lit("9"))
     maybe = starts_digit | v.startswith("-") | v.startswith("+") | v.startswith(" ")
-    first = [(plain_start & plain_end).alias("plain"), maybe.alias("maybe"), F.instr(v, ".").alias("dot")]
-    plain, dot = F.col("plain"), F.col("dot")
-    second = ["plain", "maybe", "dot", F.when(plain & (dot > 0), F.replace(v, F.lit("."), F.lit(""))).alias("undotted")]
+    # contains() tests the first byte before comparing; instr() compares at every position.
+    first = [(plain_start & plain_end).alias("plain"), maybe.alias("maybe"), v.contains(".").alias("dotted")]
+    plain, dotted = F.col("plain"), F.col("dotted")
+    second = [
+        "maybe", "plain", "dotted", F.when(plain & dotted, F.instr(v, ".")).otherwise(0).alias("dot"),
+        F.when(plain & dotted, F.replace(v, F.lit("."), F.lit(""))).alias("undotted"),
+    ]
+    dot = F.col("dot")
     undotted = F.col("undotted")
-    has_marker = functools.reduce(operator.or_, [F.instr(v, m) > 0 for m in FRACTION_MARKERS])
+    third = [
+        "maybe", "dotted",
+        F.when(plain & ~dotted, v.try_cast("long")).alias("whole"),
+        F.when(F.octet_length(v) - F.octet_length(undotted) == 1, undotted.try_cast("long")).alias("digits"),
+        (F.octet_length(v) - dot).alias("scale"),
+    ]
+    whole, digits, scale = F.col("whole"), F.col("digits"), F.col("scale")
+    has_marker = functools.reduce(operator.or_, [v.contains(m) for m in FRACTION_MARKERS])
     number_class = (
-        F.when(plain & (dot == 0) & v.try_cast("long").isNotNull(), F.lit(_INTEGRAL))
-        .when(plain & (F.octet_length(v) - F.octet_length(undotted) == 1) & undotted.try_cast("long").isNotNull(),
-              F.lit(_FRACTIONAL))
+        F.when(whole.isNotNull(), F.lit(_INTEGRAL))
+        .when(digits.isNotNull(), F.lit(_FRACTIONAL))
         .when(F.col("maybe") & v.rlike(NUMBER_PATTERN), F.when(has_marker, F.lit(_FRACTIONAL)).otherwise(F.lit(_INTEGRAL)))
     )
-    return [first, second], number_class.cast("tinyint")
+    powers = F.array(*[F.lit(p) for p in _EXACT_POWERS_OF_TEN])
+    value = (
+        F.when(whole.isNotNull() & (whole != 0), whole.cast("double"))
+        .when(digits.isNotNull() & (digits != 0) & (F.abs(digits) < F.lit(2**53)) & (scale <= 22),
+              digits.cast("double") / F.element_at(powers, scale + 1))
+    )
+    return [first, second, third], number_class.cast("tinyint"), value
 
 
 def _classified(cells: DataFrame) -> DataFrame:
@@ -183,10 +208,10 @@ def _classified(cells: DataFrame) -> DataFrame:
     v = F.col("v")
     # Each step in its own projection, so that nothing runs twice per value (Spark does not
     # merge projections whose expensive results are used more than once).
-    helpers, number_class = _number_class(v)
+    helpers, number_class, number_value = _number_class(v)
     for projection in helpers:
         cells = cells.select("i", "m", "n", "k", "v", *projection)
-    cells = cells.select("i", "m", "n", "k", "v", number_class.alias("num"))
+    cells = cells.select("i", "m", "n", "k", "v", number_class.alias("num"), number_value.alias("x"))
     number = F.col("num")
     value_class = (
         F.when(F.col("k").isNotNull(), F.col("k"))
@@ -196,15 +221,17 @@ def _classified(cells: DataFrame) -> DataFrame:
         .otherwise(F.lit(_STRING))
         .cast("tinyint")
     )
-    cells = cells.select("i", "m", "n", "v", value_class.alias("c0"))
+    cells = cells.select("i", "m", "n", "v", "x", value_class.alias("c0"))
     c0 = F.col("c0")
     # Only a String value can hold U+FFFD (numbers and booleans are ASCII): look for it there.
-    cells = cells.select("i", "m", "n", "v", "c0", ((c0 == _STRING) & _undecodable(v)).alias("u"))
+    cells = cells.select("i", "m", "n", "v", "x", "c0", ((c0 == _STRING) & _undecodable(v)).alias("u"))
     u = F.col("u")
     c = F.when(u, F.lit(None)).otherwise(c0)
     text = F.when(u, F.lit(None)).otherwise(v)
-    # Cast only values that are numbers, so that no cast fails (a failing cast is slow).
-    double = F.coalesce(F.col("n"), F.when((c0 == _FRACTIONAL) | (c0 == _INTEGRAL), v.try_cast("double")))
+    # Parse only numbers not valued above, so that no cast fails (a failing cast is slow).
+    double = F.coalesce(
+        F.col("n"), F.col("x"), F.when((c0 == _FRACTIONAL) | (c0 == _INTEGRAL), v.try_cast("double"))
+    )
     return cells.select("i", "m", "u", text.alias("s"), c.alias("c"), double.alias("d"))
 
 

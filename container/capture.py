@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 
 from analyzer import DatasetProfile, ProfileOptions, profile
 from analyzer.errors import InputError
+from analyzer.profile import Cells
 
 from .config import CaptureFormat
 from .dataset import list_data_files
@@ -191,8 +192,7 @@ def profile_capture(spark, source: str, fmt: CaptureFormat, baseline_names: list
     if baseline_names:
         observation = Observation("capture")
         observed = decoded.observe(observation, *_summary_aggregates())
-        assumed = _layout(len(baseline_names), tuple(baseline_names), baseline_names)
-        result = profile(_records(observed, assumed), options)
+        result = profile(_record_cells(observed, baseline_names), options)
         summary = _summary(observation.get)
     else:  # no columns to assume (and a profile of none would run no Spark job to observe)
         result = None
@@ -240,6 +240,30 @@ def _records(decoded, layout: Layout):
             sources.append(f"try_element_at(rec.pos, {position + 1})")
         columns.append(F.expr(f"nullif(coalesce({', '.join(sources)}), '')").alias(name))
     return decoded.where("ok").select(F.explode("recs").alias("rec")).select(*columns)
+
+
+def _record_cells(decoded, names: list[str]) -> Cells:
+    """The records as :class:`Cells` in the baseline's layout (field j is feature j, and a JSON
+    object's value for a feature's name wins; records cut or padded to the features): the
+    same values as ``_records`` with that layout, without building a row per record first."""
+    from pyspark.sql import functions as F
+
+    n = len(names)
+    keyed = ", ".join(
+        f"coalesce(try_element_at(rec.named, '{sql_string(name)}'), try_element_at(rec.pos, {j + 1}))"
+        for j, name in enumerate(names)
+    )
+    fields = (
+        f"CASE WHEN rec.named IS NULL AND size(rec.pos) = {n} THEN rec.pos "
+        f"WHEN rec.named IS NULL THEN slice(concat(rec.pos, array_repeat(CAST(NULL AS STRING), {n})), 1, {n}) "
+        f"ELSE array({keyed}) END"
+    )
+    cells = (
+        decoded.where("ok").select(F.explode("recs").alias("rec"))
+        .select(F.posexplode(F.expr(fields)).alias("i", "v"))
+        .select("i", F.expr("nullif(v, '')").alias("v"))
+    )
+    return Cells(cells, tuple(names))
 
 
 def _decode(spark, files: list[str], fmt: CaptureFormat, start, end):

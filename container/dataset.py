@@ -225,7 +225,8 @@ def _delimited_cells(spark, files: list[str], fmt: CsvFormat, columns: list[str]
             except Exception:  # no metrics: the scan found no line to profile (Spark drops the node)
                 return False
     quote = fmt.quote_character
-    quoted = F.instr(value, quote) > 0 if quote and quote != "\u0000" else F.lit(False)
+    # contains() tests the first byte before comparing (instr() compares at every position)
+    quoted = value.contains(quote) if quote and quote != "\u0000" else F.lit(False)
     names = [f"c{i}" for i in range(n)]
     ddl = ", ".join(f"{c} STRING" for c in names) + f", {MALFORMED_COLUMN} STRING"
     options = {**_spark_csv_options(fmt), "header": "false", "mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED_COLUMN}

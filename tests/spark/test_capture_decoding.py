@@ -72,3 +72,32 @@ def test_a_baseline_without_features_still_profiles_the_capture(spark, tmp_path)
     result = profile_capture(spark, str(tmp_path), CaptureFormat(("endpointInput", "endpointOutput")), [], None, None, 0.01, ProfileOptions())
     assert [f.name for f in result.statistics.features] == ["_c0", "_c1", "_c2"]
     assert result.statistics.item_count == 1
+
+
+WIDER = (_side("OUTPUT", "0"), _side("INPUT", "1,2,3,4,5"), (), None)
+
+
+@pytest.mark.parametrize("name", [*CASES, "wider than the baseline"])
+def test_cells_in_the_baseline_layout_equal_its_rows(spark, tmp_path, name):
+    """The one-scan profile reads records as cells (``_record_cells``); they hold the values
+    that the rows of the baseline's layout hold (JSON keys that are feature names, records cut
+    or padded to the features), value for value."""
+    from collections import Counter
+
+    from container.capture import _record_cells
+
+    output, inputs, _, _ = CASES.get(name, WIDER)
+    line = {
+        "captureData": {"endpointInput": inputs, "endpointOutput": output},
+        "eventMetadata": {"eventId": "1", "inferenceTime": "2024-01-01T00:00:00Z"},
+        "eventVersion": "0",
+    }
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    decoded = _decode(spark, [str(path)], CaptureFormat(("endpointInput", "endpointOutput")), None, None)
+    rows = _records(decoded, _layout(len(NAMES), tuple(NAMES), NAMES)).collect()
+    cells = _record_cells(decoded, NAMES)
+    assert cells.features == tuple(NAMES)
+    got = Counter((r["i"], r["v"]) for r in cells.df.collect())
+    assert got == Counter((i, value) for row in rows for i, value in enumerate(row))
+    assert sum(got.values()) == len(NAMES) * len(rows) > 0
