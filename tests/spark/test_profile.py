@@ -251,3 +251,28 @@ def test_top_items_exactness_guard():
     assert _exact_top_items(top, TypeCounts(non_null=11)) is None
     assert _exact_top_items(top, TypeCounts(non_null=10, integral=1)) is None
     assert _exact_top_items(None, TypeCounts(non_null=10)) is None
+
+
+def test_plain_number_values_equal_spark_parsing_bit_for_bit(spark):
+    """Plain numbers are valued without parsing (the long, or the digits over a power of ten);
+    that must give the double Spark's cast gives, to the last bit and the sign of zero."""
+    import importlib
+    import struct
+
+    from pyspark.sql import functions as F
+
+    engine = importlib.import_module("analyzer.profile")
+    rng = np.random.default_rng(5)
+    values = ["0", "-0", "+0", "-0.0", "0.000", "-00.00", "9007199254740993", "-9223372036854775808",
+              "0.1", "0.7", "2.675", "1.0000000000000002", "123456789012345.67", "9007199254740993.5"]
+    for _ in range(3000):
+        whole = str(int(rng.integers(0, 10 ** int(rng.integers(1, 12)))))
+        fraction = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(0, 16))))
+        sign = str(rng.choice(["", "-", "+"]))
+        values.append(sign + whole + ("." + fraction if fraction else ""))
+    df = spark.createDataFrame([(0, v, None, None, None) for v in values], "i int, v string, n double, k tinyint, m string")
+    rows = engine._classified(df).withColumn("parsed", F.col("s").try_cast("double")).select("s", "c", "d", "parsed").collect()
+    assert all(r["c"] in (1, 2) for r in rows)
+    bits = lambda x: struct.pack("<d", x)  # noqa: E731
+    wrong = [(r["s"], r["d"], r["parsed"]) for r in rows if bits(r["d"]) != bits(r["parsed"])]
+    assert not wrong, wrong[:10]
