@@ -52,7 +52,6 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         "spark.sql.shuffle.partitions": str(max(4, 2 * cores)),
         # The CSV reader only flags ragged rows when it parses every column.
         "spark.sql.csv.parser.columnPruning.enabled": "false",
-        "spark.sql.files.maxPartitionBytes": str(64 << 20),
         "spark.local.dir": env.get("TMPDIR", "/tmp"),
         # Python workers (user preprocessor scripts) use this interpreter and its packages.
         "spark.pyspark.python": env.get("PYSPARK_PYTHON") or sys.executable,
