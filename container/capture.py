@@ -124,7 +124,7 @@ def _side_columns(side: str) -> dict[str, str]:
     # Fields are split on commas; an empty field becomes a missing value when columns are
     # projected. Double-quoted fields may hold commas (a slower, regex-based split).
     csv_fields = (
-        f"CASE WHEN instr(l, '\"') > 0 THEN transform(split(l, '{_QUOTE_AWARE_COMMA}'), "
+        f"CASE WHEN contains(l, '\"') THEN transform(split(l, '{_QUOTE_AWARE_COMMA}'), "
         f"f -> regexp_replace(f, '^\"|\"$', '')) ELSE split(l, ',') END"
     )
     # Blank lines are dropped, but a payload that is only blank is one record with one empty
@@ -135,7 +135,8 @@ def _side_columns(side: str) -> dict[str, str]:
     # interprets those element by element).
     # (l_<side>, its own column so that it is computed once: the payload without trailing line breaks)
     one_line = f"TRIM(TRAILING '\\r\\n' FROM t_{side})"
-    simple = f"(instr(l_{side}, '\\n') = 0 AND instr(l_{side}, '\\r') = 0 AND instr(t_{side}, '\"') = 0)"
+    # contains() tests the first byte before comparing (instr() compares at every position)
+    simple = f"(NOT contains(l_{side}, '\\n') AND NOT contains(l_{side}, '\\r') AND NOT contains(t_{side}, '\"'))"
     csv_records = (
         f"(CASE WHEN {simple} THEN array(named_struct('pos', split(l_{side}, ','), 'named', {_NO_MAP})) "
         f"ELSE transform({lines}, l -> named_struct('pos', {csv_fields}, 'named', {_NO_MAP})) END)"
