@@ -5,6 +5,7 @@ import dataclasses
 import gzip
 import json
 import logging
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -210,10 +211,13 @@ def _delimited_cells(spark, files: list[str], fmt: CsvFormat, columns: list[str]
     verified = None
     if fmt.header:
         heads = []
-        for path in files:
-            first = _first_nonblank_line([path], _JAVA_WHITESPACE)
-            if first is not None:
-                heads.append(first[1][:-1] if first[1].endswith("\n") else first[1])
+        try:
+            for path in files:
+                first = _first_nonblank_line([path], _JAVA_WHITESPACE)
+                if first is not None:
+                    heads.append(first[1][:-1] if first[1].endswith("\n") else first[1])
+        except _UNREADABLE:  # a file Python cannot read: Spark's reader decides
+            return _spark_csv(spark, files, fmt, columns)
         expected = len(heads)
         is_head = (F.col("start") == 0) & value.isin(sorted(set(heads)))
         observation = Observation("csv_header_lines")
@@ -269,7 +273,7 @@ def csv_columns(files: list[str], fmt: CsvFormat) -> list[str] | None:
         return None
     try:
         first = _first_nonblank_line(files, _JAVA_WHITESPACE)  # Spark skips blank lines (Java's trim)
-    except (OSError, EOFError, ValueError):
+    except _UNREADABLE:
         return None
     if first is None:
         return []
@@ -290,6 +294,7 @@ def csv_columns(files: list[str], fmt: CsvFormat) -> list[str] | None:
 
 
 _JAVA_WHITESPACE = "".join(map(chr, range(33)))
+_UNREADABLE = (OSError, EOFError, ValueError, zlib.error)  # what reading a damaged (gzip) file raises
 _COMPRESSED = {".bz2", ".deflate", ".lz4", ".snappy", ".zst", ".zstd", ".xz", ".lzo", ".br"}
 
 

@@ -126,3 +126,12 @@ def test_delimiters_that_are_regex_characters(spark, tmp_path, delimiter):
     assert [f.name for f in fast.statistics.features] == ["h1", "h2", "h3"]
     assert fast.statistics.item_count == 3
     _assert_same(fast, exact)
+
+
+def test_a_file_python_cannot_read_is_left_to_spark(spark, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.csv").write_text("p,q\n1,2\n", encoding="utf-8")
+    (folder / "b.csv.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip")
+    dataset = read_dataset(spark, str(folder), CsvFormat(header=True))
+    assert not isinstance(dataset.df, Cells) and dataset.malformed_column is not None
