@@ -146,8 +146,6 @@ def _cells(df: DataFrame, features: list[str], malformed: str | None) -> DataFra
     return df.select(F.explode(F.array(*cells)).alias("c")).select("c.*")
 
 
-
-
 _EXACT_POWERS_OF_TEN = tuple(float(10**j) for j in range(23))  # 10**22 is the last exact double
 
 
