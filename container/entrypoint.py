@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -211,5 +212,19 @@ def _classify_spark_error(exc: Exception) -> AnalyzerError:
         reason = text.split(scripts.SCRIPT_ERROR_MARKER, 1)[1].strip().splitlines()[0][:400]
         return InputError("SCRIPT_FAILED", which=scripts.PREPROCESSOR, path="preprocess_handler", reason=reason)
     if any(marker in text for marker in _INPUT_MARKERS):
-        return InputError("DATASET_UNREADABLE", what="the dataset", reason=first)
+        return InputError("DATASET_UNREADABLE", what="the dataset", reason=_read_failure(text) or first)
     return AlgorithmError("INTERNAL", reason=first)
+
+
+_ERROR_CLASS = re.compile(r"\[([A-Z][A-Z_]*(?:\.[A-Z_]+)*)\]\s*(.*?)\s*(?:SQLSTATE: \w+)?\s*$")
+
+
+def _read_failure(text: str) -> str | None:
+    """Spark's own sentence for a failed read (``[FAILED_READ_FILE...] Encountered error while
+    reading file <path>.``) and the deepest ``Caused by`` (what the file is wrong with), instead
+    of py4j's "An error occurred while calling o598.collectToPython"."""
+    lines = [line.strip() for line in text.splitlines()]
+    sentence = next((m.group(2) for m in map(_ERROR_CLASS.search, lines) if m and m.group(2)), None)
+    causes = [line[len("Caused by: "):] for line in lines if line.startswith("Caused by: ")]
+    parts = [p for p in (sentence, causes[-1] if causes else None) if p]
+    return " ".join(parts)[:400] if parts else None

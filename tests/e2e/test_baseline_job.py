@@ -319,3 +319,14 @@ def test_csv_columns_leave_quoted_or_unusual_headers_to_spark(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     assert csv_columns([str(empty)], CsvFormat(header=True)) == []
+
+
+def test_damaged_gzip_csv_names_the_file_and_the_cause(job_env, tmp_path):
+    src = tmp_path / "parts"
+    src.mkdir()
+    (src / "a.csv").write_text("p,q\n1,2\n")
+    (src / "b.csv.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip")
+    code, message, out = run(job_env, dataset_source=src, dataset_format=CSV_HEADER)
+    _assert_failed(code, message, out, "[DATASET_UNREADABLE]")
+    assert "b.csv.gz" in message and "invalid stored block lengths" in message, message
+    assert "collectToPython" not in message
