@@ -229,18 +229,29 @@ def _layout(max_fields: int, keys: tuple[str, ...], baseline_names: list[str]) -
     return sorted(first, key=lambda c: rank[c[0]]) + [c for c in columns if c[0] not in rank]
 
 
+def _field(name: str, position: "int | None", by_key: bool) -> str:
+    """SQL: a record's value for a layout column: its JSON key's value (when looked up by key),
+    else the field at its position."""
+    sources = []
+    if by_key:
+        sources.append(f"try_element_at(rec.named, '{sql_string(name)}')")
+    if position is not None:
+        sources.append(f"try_element_at(rec.pos, {position + 1})")
+    return f"coalesce({', '.join(sources)})"
+
+
+def _usable_records(decoded):
+    """One row (``rec``) per record of the lines that decoded and are to be analysed."""
+    from pyspark.sql import functions as F
+
+    return decoded.where("ok").select(F.explode("recs").alias("rec"))
+
+
 def _records(decoded, layout: Layout):
     from pyspark.sql import functions as F
 
-    columns = []
-    for name, position, by_key in layout:
-        sources = []
-        if by_key:
-            sources.append(f"try_element_at(rec.named, '{sql_string(name)}')")
-        if position is not None:
-            sources.append(f"try_element_at(rec.pos, {position + 1})")
-        columns.append(F.expr(f"nullif(coalesce({', '.join(sources)}), '')").alias(name))
-    return decoded.where("ok").select(F.explode("recs").alias("rec")).select(*columns)
+    columns = [F.expr(f"nullif({_field(*column)}, '')").alias(column[0]) for column in layout]
+    return _usable_records(decoded).select(*columns)
 
 
 def _record_cells(decoded, names: list[str]) -> Cells:
@@ -250,17 +261,14 @@ def _record_cells(decoded, names: list[str]) -> Cells:
     from pyspark.sql import functions as F
 
     n = len(names)
-    keyed = ", ".join(
-        f"coalesce(try_element_at(rec.named, '{sql_string(name)}'), try_element_at(rec.pos, {j + 1}))"
-        for j, name in enumerate(names)
-    )
+    keyed = ", ".join(_field(name, j, True) for j, name in enumerate(names))
     fields = (
         f"CASE WHEN rec.named IS NULL AND size(rec.pos) = {n} THEN rec.pos "
         f"WHEN rec.named IS NULL THEN slice(concat(rec.pos, array_repeat(CAST(NULL AS STRING), {n})), 1, {n}) "
         f"ELSE array({keyed}) END"
     )
     cells = (
-        decoded.where("ok").select(F.explode("recs").alias("rec"))
+        _usable_records(decoded)
         .select(F.posexplode(F.expr(fields)).alias("i", "v"))
         .select("i", F.expr("nullif(v, '')").alias("v"))
     )
