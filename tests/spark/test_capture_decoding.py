@@ -15,7 +15,8 @@ def _side(mode, data, encoding="CSV", content_type=None):
     return {"observedContentType": ct, "mode": mode, "data": data, "encoding": encoding}
 
 
-def _rows(spark, tmp_path, output, inputs, keys=()):
+def _decoded(spark, tmp_path, output, inputs):
+    """One capture line with these two sides, written and decoded."""
     line = {
         "captureData": {"endpointInput": inputs, "endpointOutput": output},
         "eventMetadata": {"eventId": "1", "inferenceTime": "2024-01-01T00:00:00Z"},
@@ -23,9 +24,12 @@ def _rows(spark, tmp_path, output, inputs, keys=()):
     }
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps(line) + "\n")
-    decoded = _decode(spark, [str(path)], CaptureFormat(("endpointInput", "endpointOutput")), None, None)
+    return _decode(spark, [str(path)], CaptureFormat(("endpointInput", "endpointOutput")), None, None)
+
+
+def _rows(spark, tmp_path, output, inputs, keys=()):
     layout = _layout(len(NAMES), tuple(keys), NAMES)
-    return [tuple(r) for r in _records(decoded, layout).collect()]
+    return [tuple(r) for r in _records(_decoded(spark, tmp_path, output, inputs), layout).collect()]
 
 
 CASES = {
@@ -87,14 +91,7 @@ def test_cells_in_the_baseline_layout_equal_its_rows(spark, tmp_path, name):
     from container.capture import _record_cells
 
     output, inputs, _, _ = CASES.get(name, WIDER)
-    line = {
-        "captureData": {"endpointInput": inputs, "endpointOutput": output},
-        "eventMetadata": {"eventId": "1", "inferenceTime": "2024-01-01T00:00:00Z"},
-        "eventVersion": "0",
-    }
-    path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps(line) + "\n")
-    decoded = _decode(spark, [str(path)], CaptureFormat(("endpointInput", "endpointOutput")), None, None)
+    decoded = _decoded(spark, tmp_path, output, inputs)
     rows = _records(decoded, _layout(len(NAMES), tuple(NAMES), NAMES)).collect()
     cells = _record_cells(decoded, NAMES)
     assert cells.features == tuple(NAMES)
