@@ -30,11 +30,6 @@ class KllSketch:
     levels: tuple[tuple[float, ...], ...]
 
     @staticmethod
-    def from_spark_bytes(data: bytes | bytearray | None, k: int = DEFAULT_K) -> "KllSketch":
-        """Read a sketch made by Spark's ``kll_sketch_agg_double`` (DataSketches' compact
-        serialisation, read directly: the item levels are what SageMaker's file stores)."""
-        return read_spark_kll(data, k).sketch
-    @staticmethod
     def from_values(values: "np.ndarray | list[float]", k: int = DEFAULT_K) -> "KllSketch":
         """An exact sketch (one level) of a small set of values, for tests and tiny inputs."""
         return KllSketch(float(k), DATASKETCHES_C, (tuple(float(v) for v in values),))
@@ -105,7 +100,9 @@ class SparkKll:
 
 
 def read_spark_kll(data: bytes | bytearray | None, k: int = DEFAULT_K) -> SparkKll:
-    """Parse Spark's ``kll_sketch_agg_double`` bytes; ``None`` (no values) is an empty sketch."""
+    """Parse Spark's ``kll_sketch_agg_double`` bytes (DataSketches' compact serialisation, read
+    directly: the item levels are what SageMaker's file stores); ``None`` (no values) is an
+    empty sketch."""
     if data is None:
         return SparkKll(KllSketch(float(k), DATASKETCHES_C, ()), 0, None, None)
     k_read, c, levels, n, lo, hi = _parse_datasketches_kll(bytes(data))

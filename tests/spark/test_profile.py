@@ -197,11 +197,9 @@ def test_sketch_bytes_parse_agrees_with_datasketches_library(spark, rows):
     from datasketches import kll_doubles_sketch
     from pyspark.sql import functions as F
 
-    from analyzer.sketch import KllSketch
-
     df = spark.range(0, rows, numPartitions=3).select(((F.col("id") * 7919) % 1000).cast("double").alias("x"))
     raw = df.agg(F.kll_sketch_agg_double("x", F.lit(2048))).collect()[0][0]
-    ours = KllSketch.from_spark_bytes(raw)
+    ours = read_spark_kll(raw).sketch
     assert ours.n == rows
     if rows:
         lib = kll_doubles_sketch.deserialize(bytes(raw))
