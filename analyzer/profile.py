@@ -180,7 +180,7 @@ def _number_class(v: Column) -> tuple[list[list[Column]], Column, Column]:
     dot = F.col("dot")
     undotted = F.col("undotted")
     third = [
-        "maybe", "dotted",
+        "maybe",
         F.when(plain & ~dotted, v.try_cast("long")).alias("whole"),
         F.when(F.octet_length(v) - F.octet_length(undotted) == 1, undotted.try_cast("long")).alias("digits"),
         (F.octet_length(v) - dot).alias("scale"),

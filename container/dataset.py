@@ -215,7 +215,7 @@ def _delimited_cells(spark, files: list[str], fmt: CsvFormat, columns: list[str]
             for path in files:
                 first = _first_nonblank_line([path], _JAVA_WHITESPACE)
                 if first is not None:
-                    heads.append(first[1][:-1] if first[1].endswith("\n") else first[1])
+                    heads.append(first[1].rstrip("\r\n"))  # as csv_columns reads the line
         except _UNREADABLE:  # a file Python cannot read: Spark's reader decides
             return _spark_csv(spark, files, fmt, columns)
         expected = len(heads)
