@@ -167,8 +167,9 @@ def _number_class(v: Column) -> tuple[list[list[Column]], Column, Column]:
     """
     starts_digit = (v >= F.lit("0")) & (v < F.lit(":"))
     plain_start = starts_digit | ((v >= F.lit("-0")) & (v < F.lit("-:"))) | ((v >= F.lit("+0")) & (v < F.lit("+:")))
-    last = F.substring(v, -1, 1)
-    plain_end = (last >= F.lit("0")) & (last <= F.lit("9"))
+    # The last byte is tested by suffix comparisons: substring(v, -1, 1) counts the characters of
+    # every value and copies one (a tenth of the scan's CPU on the benchmark).
+    plain_end = functools.reduce(operator.or_, [v.endswith(digit) for digit in "0123456789"])
     maybe = starts_digit | v.startswith("-") | v.startswith("+") | v.startswith(" ")
     # contains() tests the first byte before comparing; instr() compares at every position.
     first = [(plain_start & plain_end).alias("plain"), maybe.alias("maybe"), v.contains(".").alias("dotted")]
