@@ -134,7 +134,10 @@ def _side_columns(side: str) -> dict[str, str]:
     # The common payload, one unquoted line, takes a path without lambda functions (Spark
     # interprets those element by element).
     # (l_<side>, its own column so that it is computed once: the payload without trailing line breaks)
-    one_line = f"TRIM(TRAILING '\\r\\n' FROM t_{side})"
+    # Trimmed only when it ends with a line break: Spark's trim with a character set walks the
+    # whole string and allocates two int arrays of its length (5% of the scan's CPU here).
+    t = f"t_{side}"
+    one_line = f"(CASE WHEN endswith({t}, '\\n') OR endswith({t}, '\\r') THEN TRIM(TRAILING '\\r\\n' FROM {t}) ELSE {t} END)"
     # contains() tests the first byte before comparing (instr() compares at every position)
     simple = f"(NOT contains(l_{side}, '\\n') AND NOT contains(l_{side}, '\\r') AND NOT contains(t_{side}, '\"'))"
     csv_records = (

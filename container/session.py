@@ -1,10 +1,12 @@
 """The Spark session: local[*] by default, any master and extra settings from the environment."""
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Mapping
 
@@ -41,6 +43,22 @@ def default_driver_memory() -> str:
     return f"{mib}m"
 
 
+JIT_DIRECTIVES = Path(__file__).with_name("jit-directives.json")
+
+
+def jit_options() -> list[str]:
+    """HotSpot compiler directives for the driver JVM (see ``spark_settings``)."""
+    if not JIT_DIRECTIVES.is_file():
+        return []
+    return ["-XX:+UnlockDiagnosticVMOptions", f"-XX:CompilerDirectivesFile={_jvm_path(JIT_DIRECTIVES)}"]
+
+
+def _jvm_path(path: Path) -> str:
+    """A path inside ``extraJavaOptions``, which Spark splits on spaces outside double quotes."""
+    text = str(path)
+    return f'"{text}"' if any(c.isspace() for c in text) else text
+
+
 def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     master = env.get(params.SPARK_MASTER) or "local[*]"
     cores = os.cpu_count() or 2
@@ -56,13 +74,13 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         # Python workers (user preprocessor scripts) use this interpreter and its packages.
         "spark.pyspark.python": env.get("PYSPARK_PYTHON") or sys.executable,
         # Spark's generated code can exceed HotSpot's 8000-byte limit for JIT compilation;
-        # interpreted, such methods are many times slower. A job is one short-lived JVM: with
-        # HotSpot's default thresholds its optimising compiler spends seconds of CPU on start-up
-        # and planning code run a few thousand times (5.5 s on the benchmark, next to two cores
-        # of work); ten times higher thresholds leave it the scan's hot loops (0.5 s faster).
+        # interpreted, such methods are many times slower. A job is one short-lived JVM, and its
+        # optimising compiler (C2) shares the cores with the scan: by default it spent seconds of
+        # CPU on start-up and planning code (the SQL parser, janino, catalyst's rules, class
+        # loading) that runs a few thousand times. JIT_DIRECTIVES keeps C2 off those packages
+        # (C1 still compiles them), so C2 works on the scan's hot loops sooner.
         "spark.driver.extraJavaOptions": " ".join([
-            "-XX:+UseParallelGC", "-XX:-DontCompileHugeMethods",
-            "-XX:Tier4InvocationThreshold=50000", "-XX:Tier4CompileThreshold=100000",
+            "-XX:+UseParallelGC", "-XX:-DontCompileHugeMethods", *jit_options(),
             *jvm_archive.java_options(env),
         ]),
     }
@@ -85,6 +103,13 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     return master, conf
 
 
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - PySpark copes without it; this only saves time
+        pass
+
+
 def build_session(env: Mapping[str, str]):
     from pyspark.sql import SparkSession
 
@@ -94,6 +119,9 @@ def build_session(env: Mapping[str, str]):
     builder = SparkSession.builder.master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
+    # PySpark's first call into the new JVM imports pandas (about 0.25 s) while the JVM waits;
+    # imported here, in parallel, it is ready by then.
+    threading.Thread(target=_import_quietly, args=("pandas",), name="mmon-preload", daemon=True).start()
     log.info("Starting Spark (master %s, driver memory %s)", master, conf.get("spark.driver.memory", "cluster default"))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(env.get("MMON_SPARK_LOG_LEVEL", "ERROR"))

@@ -35,6 +35,8 @@ def _rows(spark, tmp_path, output, inputs, keys=()):
 CASES = {
     "csv": (_side("OUTPUT", "0.5"), _side("INPUT", "1,2,3"), (), [("0.5", "1", "2", "3")]),
     "csv trailing newline and empty field": (_side("OUTPUT", "0.5\n"), _side("INPUT", "1,,3\n"), (), [("0.5", "1", None, "3")]),
+    "csv trailing CRLF lines, inner CR kept": (
+        _side("OUTPUT", "0.5\r\n\r\n"), _side("INPUT", "1,a\rb,3\r\n"), (), [("0.5", "1", "a\rb", "3")]),
     "csv quoted comma": (_side("OUTPUT", "0"), _side("INPUT", '"x,y",2,3'), (), [("0", "x,y", "2", "3")]),
     "csv two lines": (_side("OUTPUT", "0\n1"), _side("INPUT", "1,2,3\n4,5,6"), (), [("0", "1", "2", "3"), ("1", "4", "5", "6")]),
     "base64 csv": (_side("OUTPUT", "0"), _side("INPUT", base64.b64encode(b"7,8,9").decode(), "BASE64"), (), [("0", "7", "8", "9")]),
