@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from container.capture import _decode, _layout, _records
+from container.capture import _decode, _layout, _records, _usable_records
 from container.config import CaptureFormat
 
 NAMES = ["y", "a", "b", "c"]
@@ -100,3 +100,13 @@ def test_cells_in_the_baseline_layout_equal_its_rows(spark, tmp_path, name):
     got = Counter((r["i"], r["v"]) for r in cells.df.collect())
     assert got == Counter((i, value) for row in rows for i, value in enumerate(row))
     assert sum(got.values()) == len(NAMES) * len(rows) > 0
+
+
+def test_no_filter_is_pushed_below_the_record_explode(spark, tmp_path):
+    """A filter under the Generate would be evaluated on the scan's rows with the decoding
+    inlined into it (the whole decoding twice per line): records are filtered after the explode."""
+    decoded = _decoded(spark, tmp_path, _side("OUTPUT", "0"), _side("INPUT", "1,2,3"))
+    plan = _usable_records(decoded)._jdf.queryExecution().optimizedPlan().toString().splitlines()
+    generate = next(i for i, line in enumerate(plan) if "Generate" in line)
+    assert not [line for line in plan[generate:] if "Filter" in line], "\n".join(plan)
+    assert [tuple(r["rec"]["pos"]) for r in _usable_records(decoded).collect()] == [("0", "1", "2", "3")]
