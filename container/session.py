@@ -50,13 +50,13 @@ def jit_options() -> list[str]:
     """HotSpot compiler directives for the driver JVM (see ``spark_settings``)."""
     if not JIT_DIRECTIVES.is_file():
         return []
-    return ["-XX:+UnlockDiagnosticVMOptions", f"-XX:CompilerDirectivesFile={_jvm_path(JIT_DIRECTIVES)}"]
+    return ["-XX:+UnlockDiagnosticVMOptions", f"-XX:CompilerDirectivesFile={JIT_DIRECTIVES}"]
 
 
-def _jvm_path(path: Path) -> str:
-    """A path inside ``extraJavaOptions``, which Spark splits on spaces outside double quotes."""
-    text = str(path)
-    return f'"{text}"' if any(c.isspace() for c in text) else text
+def java_options_value(options: list[str]) -> str:
+    """``extraJavaOptions`` from single options: Spark splits the value on spaces outside double
+    quotes, so an option that holds one (a path under a folder with a space) is quoted."""
+    return " ".join(f'"{o}"' if any(c.isspace() for c in o) else o for o in options)
 
 
 def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
@@ -79,7 +79,7 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         # CPU on start-up and planning code (the SQL parser, janino, catalyst's rules, class
         # loading) that runs a few thousand times. JIT_DIRECTIVES keeps C2 off those packages
         # (C1 still compiles them), so C2 works on the scan's hot loops sooner.
-        "spark.driver.extraJavaOptions": " ".join([
+        "spark.driver.extraJavaOptions": java_options_value([
             "-XX:+UseParallelGC", "-XX:-DontCompileHugeMethods", *jit_options(),
             *jvm_archive.java_options(env),
         ]),

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from container.session import JIT_DIRECTIVES, _jvm_path, spark_settings
+from container.session import JIT_DIRECTIVES, java_options_value, spark_settings
 
 # Classes whose methods run once per row or value in our jobs: C2 must still compile them.
 HOT = [
@@ -70,7 +70,7 @@ def test_the_driver_options_load_the_directives():
     options = spark_settings({})[1]["spark.driver.extraJavaOptions"].split()
     assert f"-XX:CompilerDirectivesFile={JIT_DIRECTIVES}" in options
     assert options.index("-XX:+UnlockDiagnosticVMOptions") < options.index(f"-XX:CompilerDirectivesFile={JIT_DIRECTIVES}")
-    assert _jvm_path(Path("/a b/c.json")) == '"/a b/c.json"' and _jvm_path(Path("/a/c.json")) == "/a/c.json"
+    assert java_options_value(["-Xa", "-XX:F=/a b/c.json", "-XX:F=/a/c.json"]) == '-Xa "-XX:F=/a b/c.json" -XX:F=/a/c.json'
 
 
 _COMPILED = re.compile(r"^\s*\d+\s+\d+\s+[%sbn! ]*?([0-4])\s+([\w$./]+)::")

@@ -26,7 +26,8 @@ def test_options_follow_the_archive_file(tmp_path):
 
 
 def test_training_run_builds_an_archive_that_spark_loads_classes_from(tmp_path):
-    archive = jvm_archive.build(tmp_path / "spark.jsa")
+    # A folder with a space: the dump and map options must reach the JVM as one argument each.
+    archive = jvm_archive.build(tmp_path / "with space" / "spark.jsa")
     assert archive.stat().st_size > 10 << 20
     assert jvm_archive.is_current(archive)
 
