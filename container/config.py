@@ -166,6 +166,8 @@ class JobConfig:
     capture_max_bad_fraction: float = 0.01
     put_metric_data: bool = False
     cloudwatch_namespace: str | None = None
+    spark_master: str | None = None
+    threads: int | None = None
 
     @property
     def is_monitoring(self) -> bool:
@@ -201,6 +203,12 @@ class JobConfig:
                 raise ValueError
         except ValueError:
             raise InputError("ENV_INVALID", name=params.CAPTURE_MAX_BAD_FRACTION, value=bad_fraction_raw, reason="must be a number in [0, 1]") from None
+        threads_raw = optional(params.THREADS)
+        threads = None
+        if threads_raw is not None:
+            if not threads_raw.isdigit() or not 1 <= int(threads_raw) <= 1024:
+                raise InputError("ENV_INVALID", name=params.THREADS, value=threads_raw, reason="must be a whole number from 1 to 1024")
+            threads = int(threads_raw)
         return JobConfig(
             dataset_source=required(params.DATASET_SOURCE),
             dataset_format=fmt,
@@ -220,4 +228,6 @@ class JobConfig:
             capture_max_bad_fraction=bad_fraction,
             put_metric_data=(optional(params.PUT_METRIC_DATA) or "Disabled") == "Enabled",
             cloudwatch_namespace=optional(params.CLOUDWATCH_NAMESPACE),
+            spark_master=optional(params.SPARK_MASTER),
+            threads=threads,
         )

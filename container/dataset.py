@@ -1,59 +1,102 @@
-"""read_dataset(spark, config) -> DataFrame for csv / json / parquet (capture: see capture.py)."""
+"""Datasets as streams of Arrow record batches: CSV, JSON (Lines or documents), Parquet.
+
+``read_dataset(source, fmt)`` lists the files and the columns; ``Dataset.batches()`` streams
+them with pyarrow (bounded memory: one block per file at a time); ``Dataset.profile()`` is the
+local driver: the batches profiled column by column on a thread pool, in file order, so that the
+same files give the same report.
+
+CSV is read as Spark's CSV reader (what SageMaker's analyzer uses) reads it: every column as
+text; each file's first non-blank line dropped when there is a header; blank lines (nothing
+left after Java's trim) skipped; an empty field is a missing value; a row with another number
+of fields than the header is malformed (counted; missing fields are missing values, extra
+fields are dropped); bytes that are not UTF-8 make that value missing (counted).
+"""
 from __future__ import annotations
 
+import csv
 import dataclasses
-import gzip
+import io
 import json
 import logging
+import lzma
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Iterator
 
-from analyzer import DatasetProfile, ProfileOptions, profile
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer import DatasetProfile, ProfileOptions
 from analyzer.errors import InputError
-from analyzer.profile import Cells
+from analyzer.profile import Profiler
 
 from .config import CsvFormat, JsonFormat, ParquetFormat
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
-MALFORMED_COLUMN = "__mmon_malformed_record__"
+BLOCK_SIZE = 8 << 20  # bytes of CSV / JSON per record batch
+PARQUET_BATCH_ROWS = 128 * 1024
+
+_JAVA_WHITESPACE = "".join(map(chr, range(33)))
+_UNREADABLE = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)  # what reading a damaged file raises
+_UNSUPPORTED_COMPRESSION = {".deflate", ".lz4", ".snappy", ".lzo", ".br"}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A record batch and what its reader noticed: malformed rows, undecodable values."""
+
+    data: pa.RecordBatch
+    malformed_rows: int = 0
+    undecodable_values: int = 0
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset ready to profile: a DataFrame of columns, or :class:`Cells` from the delimited
-    text reader. That reader's reading is checked after the scan (``verified``, see
-    :func:`_delimited_cells`); when the check fails, ``exact`` reads it with Spark's CSV reader."""
+    """Files of one format and the column names they are read under."""
 
-    df: object  # pyspark DataFrame, or Cells
-    malformed_column: str | None
+    source: str
     files: tuple[str, ...]
-    verified: Callable[[], bool] | None = None
-    exact: Callable[[], "Dataset"] | None = None
+    fmt: object
+    names: tuple[str, ...]
 
-    def renamed(self, names: list[str]) -> "Dataset":
+    @property
+    def total_bytes(self) -> int:
+        return sum(os.path.getsize(f) for f in self.files)
+
+    def renamed(self, names: "list[str] | tuple[str, ...]") -> "Dataset":
         """Columns named after ``names`` by position (the rest keep theirs)."""
-        if isinstance(self.df, Cells):
-            features = list(self.df.features)
-            df = self.df.renamed([names[i] if i < len(names) else c for i, c in enumerate(features)])
-        else:
-            df = self.df.select(*[
-                self.df[f"`{c}`"].alias(names[i]) if i < len(names) and c != self.malformed_column else self.df[f"`{c}`"]
-                for i, c in enumerate(self.df.columns)
-            ])
-        exact = self.exact
-        return dataclasses.replace(self, df=df, exact=(lambda: exact().renamed(names)) if exact else None)
+        new = tuple(names[i] if i < len(names) else c for i, c in enumerate(self.names))
+        return dataclasses.replace(self, names=new)
 
-    def profile(self, options: ProfileOptions = ProfileOptions()) -> DatasetProfile:
-        result = profile(self.df, dataclasses.replace(options, malformed_column=self.malformed_column))
-        if self.verified is not None and not self.verified():
-            log.info("Some data lines equal a header line: profiling again with Spark's CSV reader")
-            return self.exact().profile(options)
-        return result
+    def batches(self, progress: Progress | None = None) -> Iterator[Batch]:
+        for path in self.files:
+            if isinstance(self.fmt, CsvFormat):
+                yield from _csv_batches(path, self.fmt, list(self.names), progress)
+            elif isinstance(self.fmt, JsonFormat):
+                yield from _json_batches(path, self.fmt, progress)
+            else:
+                yield from _parquet_batches(path, self.names, progress)
+
+    def profile(self, options: ProfileOptions = ProfileOptions(), threads: int | None = None) -> DatasetProfile:
+        """The local driver: every batch profiled in order, columns in parallel."""
+        profiler = Profiler(self.names, options)
+        with Progress(self.total_bytes, f"Profiling {self.source}") as progress, \
+                ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
+            for batch in self.batches(progress):
+                for name in batch.data.schema.names:
+                    if name not in profiler.names:  # a JSON key first seen in a later record
+                        profiler.add_column(name)
+                profiler.update(batch.data, pool, batch.malformed_rows, batch.undecodable_values)
+                progress.advance(rows=batch.data.num_rows)
+        return profiler.result()
 
 
+# ------------------------------------------------------------------ files
 def list_data_files(source: str) -> list[str]:
     """A file, or every data file under a directory (recursively), sorted; hidden files
     (``.name``), Spark/Hadoop markers (``_SUCCESS``) and checksum files are skipped."""
@@ -74,228 +117,365 @@ def list_data_files(source: str) -> list[str]:
     return files
 
 
-def _open_text(path: str):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 
 
-def _first_nonblank_line(files: list[str], whitespace: str | None = None) -> tuple[str, str] | None:
-    """(file, line) of the first line, across the files in order, that is not blank once
-    ``whitespace`` is stripped (Python's whitespace by default). Read errors propagate."""
-    for path in files:
-        with _open_text(path) as fh:
-            for line in fh:
-                if line.strip(whitespace):
-                    return path, line
-    return None
-
-
-def _first_json_keys(files: list[str]) -> list[str]:
-    """Key order of the first JSON record, so that features follow the input's column order
-    (Spark's JSON reader sorts fields by name)."""
+def open_stream(path: str):
+    """(stream of the file's decompressed bytes, the raw file whose position is the bytes read
+    from disk). Compression by suffix: gz, bz2 and zstd through pyarrow, xz through Python."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _UNSUPPORTED_COMPRESSION:
+        raise InputError("DATASET_UNREADABLE", what=f"file {path}", reason=f"{suffix} compression is not supported (gz, bz2, zst, xz are)")
     try:
-        first = _first_nonblank_line(files)
-        doc = json.loads(first[1]) if first else None
-    except (OSError, ValueError):
-        return []
-    return list(doc) if isinstance(doc, dict) else []
+        raw = pa.OSFile(path)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    if suffix == ".xz":
+        return lzma.LZMAFile(raw), raw
+    codec = _CODECS.get(suffix)
+    return (pa.CompressedInputStream(raw, codec) if codec else raw), raw
 
 
-def _check_parquet(files: list[str]) -> None:
+def _unreadable(path: str, exc: BaseException) -> InputError:
+    return InputError("DATASET_UNREADABLE", what=f"file {path}", reason=_first_line(exc))
+
+
+def _is_blank(line: bytes) -> bool:
+    """What Spark skips: a line that Java's trim() leaves empty."""
+    return not line.decode("utf-8", "replace").strip(_JAVA_WHITESPACE)
+
+
+def _first_nonblank_line(path: str) -> tuple[bytes | None, int]:
+    """The first non-blank line of a file and the number of (decompressed) bytes up to its end."""
+    stream, _ = open_stream(path)
+    consumed, pending = 0, b""
+    try:
+        with stream:
+            while True:
+                chunk = stream.read(1 << 16)
+                pending += chunk
+                while True:
+                    end = pending.find(b"\n")
+                    if end < 0:
+                        break
+                    line, pending = pending[: end + 1], pending[end + 1 :]
+                    consumed += len(line)
+                    if not _is_blank(line):
+                        return line, consumed
+                if not chunk:
+                    return (pending, consumed + len(pending)) if pending and not _is_blank(pending) else (None, 0)
+    except _UNREADABLE + (pa.ArrowException,) as exc:
+        raise _unreadable(path, exc) from None
+
+
+# ------------------------------------------------------------------ CSV
+def csv_columns(files: list[str], fmt: CsvFormat) -> list[str]:
+    """Column names as Spark's CSV reader makes them: from the first non-blank line of the first
+    file that has one (the header, or for headerless data the field count: ``_c0``, ``_c1``...).
+    An empty header name becomes ``_c<index>``, and names repeated case-insensitively get their
+    index appended. [] means the data has no line at all."""
     for path in files:
+        line, _ = _first_nonblank_line(path)
+        if line is None:
+            continue
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        fields = _split_line(text, fmt)
+        if not fmt.header:
+            return [f"_c{i}" for i in range(len(fields))]
+        lowered = [f.lower() for f in fields if f]
+        repeated = {name for name in lowered if lowered.count(name) > 1}
+        return [
+            f"_c{i}" if not name else (f"{name}{i}" if name.lower() in repeated else name)
+            for i, name in enumerate(fields)
+        ]
+    return []
+
+
+def _split_line(text: str, fmt: CsvFormat) -> list[str]:
+    if fmt.quote_character not in text:
+        return text.split(fmt.field_delimiter)
+    return next(csv.reader([text], delimiter=fmt.field_delimiter, quotechar=fmt.quote_character, doublequote=True), [""])
+
+
+def _csv_batches(path: str, fmt: CsvFormat, names: list[str], progress: Progress | None) -> Iterator[Batch]:
+    """One file's batches. pyarrow's reader runs first without a handler for ragged rows (it
+    is faster without one); if the file has such rows, it is read again with the handler from
+    the first row not yet delivered."""
+    delivered = 0
+    try:
+        for batch in _csv_reading(path, fmt, names, progress, None):
+            delivered += batch.data.num_rows
+            yield batch
+        return
+    except pa.ArrowInvalid as exc:
+        if "columns, got" not in str(exc):
+            raise _unreadable(path, exc) from None
+    ragged: list[str] = []
+
+    def invalid_row(row) -> str:
+        if row.text.strip(_JAVA_WHITESPACE):
+            ragged.append(row.text)
+        return "skip"
+
+    skip = delivered
+    try:
+        for batch in _csv_reading(path, fmt, names, None, invalid_row):
+            if skip >= batch.data.num_rows:
+                skip -= batch.data.num_rows
+                continue
+            yield Batch(batch.data.slice(skip), 0, batch.undecodable_values) if skip else batch
+            skip = 0
+    except pa.ArrowInvalid as exc:
+        raise _unreadable(path, exc) from None
+    if ragged:
+        # Rows with another number of fields, as Spark reads them: padded with missing values
+        # or cut to the header. Sorted: the reader's threads report them in any order.
+        rows = [_split_line(text, fmt) for text in sorted(ragged)]
+        columns = [[(row[i] or None) if i < len(row) else None for row in rows] for i in range(len(names))]
+        data = pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in columns], names=names)
+        yield Batch(data, len(rows), 0)
+
+
+def _csv_reading(path: str, fmt: CsvFormat, names: list[str], progress: Progress | None, invalid_row) -> Iterator[Batch]:
+    import pyarrow.csv as pcsv
+
+    skip = _first_nonblank_line(path)[1] if fmt.header else 0  # each file's first non-blank line is its header
+    stream, raw = open_stream(path)
+    with stream:
         try:
-            with open(path, "rb") as fh:
-                head = fh.read(4)
-                fh.seek(0, 2)
-                size = fh.tell()
-                fh.seek(max(0, size - 4))
-                tail = fh.read(4)
-        except OSError as exc:
-            raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=str(exc)) from None
-        if size < 12 or head != b"PAR1" or tail != b"PAR1":
-            raise InputError(
-                "DATASET_UNREADABLE", what=f"Parquet file {path}", reason="not a Parquet file (missing PAR1 magic; truncated or corrupt)"
+            if skip:
+                stream.read(skip)
+            reader = pcsv.open_csv(
+                stream,
+                read_options=pcsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=fmt.field_delimiter, quote_char=fmt.quote_character or False, double_quote=True,
+                    escape_char=False, newlines_in_values=False, ignore_empty_lines=True, invalid_row_handler=invalid_row,
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={name: pa.string() for name in names}, strings_can_be_null=True,
+                    quoted_strings_can_be_null=True, null_values=[""], check_utf8=False,
+                ),
             )
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return
+            raise
+        except _UNREADABLE + (pa.ArrowException,) as exc:
+            raise _unreadable(path, exc) from None
+        position = 0
+        while True:
+            try:
+                data = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid:
+                raise
+            except _UNREADABLE + (pa.ArrowException,) as exc:
+                raise _unreadable(path, exc) from None
+            if progress is not None:
+                now = raw.tell()
+                progress.advance(nbytes=now - position)
+                position = now
+            if len(names) == 1:
+                data = _without_blank_lines(data)
+            data, undecodable = _valid_utf8(data)
+            yield Batch(data, 0, undecodable)
 
 
-def read_dataset(spark, source: str, fmt) -> Dataset:
+def _without_blank_lines(data: pa.RecordBatch) -> pa.RecordBatch:
+    """One-column CSV: a whitespace-only line is a value for pyarrow, a blank line for Spark."""
+    blank = pc.match_substring_regex(data.column(0), r"^[\x00-\x20]*$")
+    return data.filter(pc.invert(pc.fill_null(blank, False)))
+
+
+def _valid_utf8(data: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    """Values whose bytes are not UTF-8 become missing; returns how many there were."""
+    try:
+        data.validate(full=True)
+        return data, 0
+    except pa.ArrowInvalid:
+        pass
+    columns, bad = [], 0
+    for column in data.columns:
+        try:
+            column.validate(full=True)
+            columns.append(column)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        values = []
+        for raw in column.view(pa.binary()).to_pylist():
+            try:
+                values.append(None if raw is None else raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append(None)
+                bad += 1
+        columns.append(pa.array(values, pa.string()))
+    return pa.RecordBatch.from_arrays(columns, names=data.schema.names), bad
+
+
+# ------------------------------------------------------------------ JSON
+def _json_batches(path: str, fmt: JsonFormat, progress: Progress | None) -> Iterator[Batch]:
+    stream, raw = open_stream(path)
+    try:
+        with stream:
+            if not fmt.lines:
+                yield from _json_document_batches(path, stream.read())
+                return
+            pending, position = b"", 0
+            while True:
+                chunk = stream.read(BLOCK_SIZE)
+                if progress is not None:
+                    now = raw.tell()
+                    progress.advance(nbytes=now - position)
+                    position = now
+                if not chunk:
+                    yield from _json_lines_chunk(path, pending)
+                    break
+                end = chunk.rfind(b"\n")
+                if end < 0:
+                    pending += chunk
+                    continue
+                whole, pending = pending + chunk[: end + 1], chunk[end + 1 :]  # whole lines only
+                yield from _json_lines_chunk(path, whole)
+    except _UNREADABLE + (pa.ArrowException,) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _json_lines_chunk(path: str, chunk: bytes) -> Iterator[Batch]:
+    """One chunk of JSON Lines: pyarrow's reader (types inferred) when every line is an object
+    of consistent types; otherwise line by line, every scalar kept as the text it was written
+    as. Lines that are not JSON objects are malformed records (counted, skipped)."""
+    import pyarrow.json as pj
+
+    if not chunk.strip():
+        return
+    try:
+        table = pj.read_json(io.BytesIO(chunk), read_options=pj.ReadOptions(use_threads=False))
+        for data in table.to_batches():
+            yield Batch(data)
+        return
+    except pa.ArrowInvalid:
+        pass
+    rows, malformed = [], 0
+    for line in chunk.splitlines():
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            malformed += 1
+            continue
+        rows.append(doc)
+    if rows or malformed:
+        yield Batch(_text_batch(rows), malformed, 0)
+
+
+def _json_document_batches(path: str, raw: bytes) -> Iterator[Batch]:
+    try:
+        doc = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
+    except ValueError as exc:
+        raise InputError("DATASET_UNREADABLE", what=f"JSON file {path}", reason=str(exc)) from None
+    records = doc if isinstance(doc, list) else [doc]
+    rows = [r for r in records if isinstance(r, dict)]
+    yield Batch(_text_batch(rows), len(records) - len(rows), 0)
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _text_batch(rows: list[dict]) -> pa.RecordBatch:
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    if not names:  # records without fields still count as rows
+        return pa.RecordBatch.from_struct_array(pa.array([{}] * len(rows), pa.struct([])))
+    arrays = [pa.array([_text(row.get(name)) for row in rows], pa.string()) for name in names]
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def _json_names(files: list[str], fmt: JsonFormat) -> list[str]:
+    """Column names in order of first appearance, from the first record that has fields."""
+    for path in files:
+        for batch in _json_batches(path, fmt, None):
+            if batch.data.schema.names:
+                return list(batch.data.schema.names)
+    return []
+
+
+# ------------------------------------------------------------------ Parquet
+def _check_parquet(path: str) -> None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 4))
+            tail = fh.read(4)
+    except OSError as exc:
+        raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=str(exc)) from None
+    if size < 12 or head != b"PAR1" or tail != b"PAR1":
+        raise InputError(
+            "DATASET_UNREADABLE", what=f"Parquet file {path}", reason="not a Parquet file (missing PAR1 magic; truncated or corrupt)"
+        )
+
+
+def _parquet_names(files: list[str]) -> list[str]:
+    import pyarrow.parquet as pq
+
+    names: dict[str, None] = {}
+    for path in files:
+        _check_parquet(path)
+        try:
+            names.update(dict.fromkeys(pq.read_schema(path).names))
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
+    return list(names)
+
+
+def _parquet_batches(path: str, names: tuple[str, ...], progress: Progress | None) -> Iterator[Batch]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        rows = max(parquet.metadata.num_rows, 1)
+        size = os.path.getsize(path)
+        for data in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=False):
+            if progress is not None:
+                progress.advance(nbytes=size * data.num_rows // rows)
+            yield Batch(data)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
+
+
+# ------------------------------------------------------------------ entry point
+def read_dataset(source: str, fmt) -> Dataset:
+    """The files under ``source`` and the names of their columns (no data is read yet)."""
     files = list_data_files(source)
     log.info("Files to process: %d under %s", len(files), source)
     if isinstance(fmt, CsvFormat):
-        columns = csv_columns(files, fmt)
-        if columns is None:  # a header line this reader leaves to Spark's
-            try:
-                columns = spark.read.options(**_spark_csv_options(fmt)).csv(files).columns
-            except Exception as exc:  # an empty first file, unreadable bytes
-                raise InputError("DATASET_EMPTY", source=source, detail=f" ({_first_line(exc)})") from None
-            if not columns:
-                raise InputError("DATASET_EMPTY", source=source, detail="")
-            return _spark_csv(spark, files, fmt, columns)
-        if not columns:
-            raise InputError("DATASET_EMPTY", source=source, detail="")
-        return _delimited_cells(spark, files, fmt, columns)
-    if isinstance(fmt, JsonFormat):
-        reader = spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
-        if not fmt.lines:
-            reader = reader.option("multiLine", "true")
-        try:
-            df = reader.json(files)
-        except Exception as exc:
-            raise InputError("DATASET_UNREADABLE", what=f"JSON dataset {source}", reason=_first_line(exc)) from None
-        names = [c for c in df.columns if c != MALFORMED_COLUMN]
-        if not names:
-            raise InputError("DATASET_EMPTY", source=source, detail=" (no JSON records with fields)")
-        first = [k for k in _first_json_keys(files) if k in names] if fmt.lines else []
-        ordered = first + [c for c in names if c not in first]
-        malformed = MALFORMED_COLUMN if MALFORMED_COLUMN in df.columns else None
-        df = df.select(*[f"`{c}`" for c in ordered], *([MALFORMED_COLUMN] if malformed else []))
-        return Dataset(df, malformed, tuple(files))
-    if isinstance(fmt, ParquetFormat):
-        _check_parquet(files)
-        try:
-            df = spark.read.option("mergeSchema", "true").parquet(*files)
-        except Exception as exc:
-            raise InputError("DATASET_UNREADABLE", what=f"Parquet dataset {source}", reason=_first_line(exc)) from None
-        return Dataset(df, None, tuple(files))
-    raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
-
-
-def _spark_csv_options(fmt: CsvFormat) -> dict[str, str]:
-    return {"sep": fmt.field_delimiter, "quote": fmt.quote_character, "escape": fmt.quote_escape_character,
-            "header": str(fmt.header).lower(), "encoding": "UTF-8"}
-
-
-def _spark_csv(spark, files: list[str], fmt: CsvFormat, columns: list[str]) -> Dataset:
-    """Spark's CSV reader: every column a string, malformed rows kept and marked."""
-    from pyspark.sql import types as T
-
-    schema = T.StructType(
-        [T.StructField(c, T.StringType()) for c in columns] + [T.StructField(MALFORMED_COLUMN, T.StringType())]
-    )
-    df = (
-        spark.read.options(**_spark_csv_options(fmt))
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
-        .schema(schema)
-        .csv(files)
-    )
-    return Dataset(df, MALFORMED_COLUMN, tuple(files))
-
-
-def _delimited_cells(spark, files: list[str], fmt: CsvFormat, columns: list[str]) -> Dataset:
-    """The CSV files as :class:`Cells`, read as text lines and split in Spark SQL.
-
-    It reads what Spark's CSV reader (one record per line, the reader used otherwise) reads, and
-    saves most of its cost: Spark's reader tokenises every line with univocity into a row that
-    the profile then takes apart again; here a line without the quote character is split on the
-    delimiter straight into cells, and only lines that hold the quote character go through the
-    same parser (``from_csv``, same options). As in Spark's reader: lines that Java's trim()
-    leaves empty are skipped; an empty field is a missing value; a line with another number of
-    fields than the header is malformed (marked; missing fields are missing values, extra
-    fields are dropped); with a header, each file's first non-blank line is dropped.
-
-    That last rule is applied as "a line at the start of a file split that equals the first
-    non-blank line of some file", which also drops a data line equal to a header near the start
-    of a file. The scan counts the lines it dropped so (``verified``): when that is not exactly
-    one per file, ``exact`` reads the files again with Spark's CSV reader.
-    """
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
-    n = len(columns)
-    lines = spark.read.text(files).select("value", F.col("_metadata.file_block_start").alias("start"))
-    value = F.col("value")
-    blank = (value < F.lit("!")) & value.rlike(r"^[\x00-\x20]*\z")
-    lines = lines.where(~blank)
-    verified = None
-    if fmt.header:
-        heads = []
-        try:
-            for path in files:
-                first = _first_nonblank_line([path], _JAVA_WHITESPACE)
-                if first is not None:
-                    heads.append(first[1].rstrip("\r\n"))  # as csv_columns reads the line
-        except _UNREADABLE:  # a file Python cannot read: Spark's reader decides
-            return _spark_csv(spark, files, fmt, columns)
-        expected = len(heads)
-        is_head = (F.col("start") == 0) & value.isin(sorted(set(heads)))
-        observation = Observation("csv_header_lines")
-        lines = lines.observe(observation, F.count_if(is_head).alias("heads")).where(~is_head)
-
-        def verified() -> bool:
-            try:
-                return int(observation.get["heads"]) == expected
-            except Exception:  # no metrics: the scan found no line to profile (Spark drops the node)
-                return False
-    quote = fmt.quote_character
-    # contains() tests the first byte before comparing (instr() compares at every position)
-    quoted = value.contains(quote) if quote and quote != "\u0000" else F.lit(False)
-    names = [f"c{i}" for i in range(n)]
-    ddl = ", ".join(f"{c} STRING" for c in names) + f", {MALFORMED_COLUMN} STRING"
-    options = {**_spark_csv_options(fmt), "header": "false", "mode": "PERMISSIVE", "columnNameOfCorruptRecord": MALFORMED_COLUMN}
-    delimiter = fmt.field_delimiter
-    pattern = delimiter if delimiter.isalnum() or delimiter in "\t " else "\\" + delimiter
-    lines = lines.select(
-        "value",
-        quoted.alias("q"),
-        F.when(~quoted, F.split(value, pattern, -1)).alias("tokens"),
-        F.when(quoted, F.from_csv(value, ddl, options)).alias("parsed"),
-    )
-    tokens, parsed = F.col("tokens"), F.col("parsed")
-    padded = F.slice(F.concat(tokens, F.array_repeat(F.lit(None).cast("string"), n)), 1, n)
-    fields = (
-        F.when(F.col("q"), F.array(*[parsed[c] for c in names]))
-        .when(F.size(tokens) == n, tokens)
-        .otherwise(padded)
-    )
-    malformed = F.when(F.col("q"), parsed[MALFORMED_COLUMN]).when(F.size(tokens) != n, value)
-    cells = lines.select(F.posexplode(fields).alias("i", "v"), malformed.alias("line")).select(
-        "i", F.nullif("v", F.lit("")).alias("v"), F.when(F.col("i") == 0, F.col("line")).alias("m")
-    )
-    return Dataset(
-        Cells(cells, tuple(columns)), None, tuple(files), verified=verified,
-        exact=lambda: _spark_csv(spark, files, fmt, columns),
-    )
-
-
-def csv_columns(files: list[str], fmt: CsvFormat) -> list[str] | None:
-    """Column names as Spark's CSV reader would make them, without a Spark job.
-
-    The first line of the first non-empty file gives the names (header) or the column count
-    (no header: ``_c0``, ``_c1``...). As in Spark, an empty header name becomes ``_c<index>`` and
-    names repeated case-insensitively get their index appended. Returns None, so that Spark
-    decides, whenever this simple reading might differ from Spark's: quotes or escapes in the
-    line, a multi-character delimiter, a byte-order mark or undecodable bytes, compression other
-    than gzip, or an unreadable file. [] means the data has no line at all.
-    """
-    if len(fmt.field_delimiter) != 1:
-        return None
-    try:
-        first = _first_nonblank_line(files, _JAVA_WHITESPACE)  # Spark skips blank lines (Java's trim)
-    except _UNREADABLE:
-        return None
-    if first is None:
-        return []
-    path, line = first[0], first[1].rstrip("\r\n")
-    if Path(path).suffix.lower() in _COMPRESSED:
-        return None
-    if any(ch and ch in line for ch in (fmt.quote_character, fmt.quote_escape_character, "\ufeff", "\ufffd", "\r")):
-        return None
-    fields = line.split(fmt.field_delimiter)
-    if not fmt.header:
-        return [f"_c{i}" for i in range(len(fields))]
-    lowered = [f.lower() for f in fields if f]
-    repeated = {name for name in lowered if lowered.count(name) > 1}
-    return [
-        f"_c{i}" if not name else (f"{name}{i}" if name.lower() in repeated else name)
-        for i, name in enumerate(fields)
-    ]
-
-
-_JAVA_WHITESPACE = "".join(map(chr, range(33)))
-_UNREADABLE = (OSError, EOFError, ValueError, zlib.error)  # what reading a damaged (gzip) file raises
-_COMPRESSED = {".bz2", ".deflate", ".lz4", ".snappy", ".zst", ".zstd", ".xz", ".lzo", ".br"}
+        names = csv_columns(files, fmt)
+    elif isinstance(fmt, JsonFormat):
+        names = _json_names(files, fmt)
+    elif isinstance(fmt, ParquetFormat):
+        names = _parquet_names(files)
+    else:
+        raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
+    if not names:
+        raise InputError("DATASET_EMPTY", source=source, detail=" (no columns: header only or empty files)")
+    return Dataset(source, tuple(files), fmt, tuple(names))
 
 
 def _first_line(exc: BaseException) -> str:

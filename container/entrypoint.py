@@ -1,6 +1,6 @@
 """main(environ) -> exit code: the one place that writes the exit message and decides the code.
 
-config -> Spark session -> dataset -> analyzer -> staged reports -> commit -> message.
+config -> dataset -> profile (this process, or Spark) -> analyzer -> staged reports -> commit -> message.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from analyzer.errors import AlgorithmError, AnalyzerError, InputError
 
 from . import exit_message, params, scripts, storage
 from .config import JobConfig, Paths, merged_environment
-from .jobs import JobResult, run_baseline
+from .jobs import Drivers, JobResult, run_baseline
 from .monitoring import run_monitoring
 from .outputs import ReportWriter, check_writable
 
@@ -92,8 +92,8 @@ def _install_stop_handlers() -> dict:
     return previous
 
 
-def run(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
-    return (run_monitoring if config.is_monitoring else run_baseline)(spark, config, writer)
+def run(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
+    return (run_monitoring if config.is_monitoring else run_baseline)(drivers, config, writer)
 
 
 _LOCATIONS = (
@@ -128,17 +128,23 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
             saved_environ = dict(os.environ)
             os.environ.update(env)
             scripts.validate(config)
-        if not storage.is_s3(config.dataset_source) and not Path(config.dataset_source).exists():  # before the JVM
+        if not storage.is_s3(config.dataset_source) and not Path(config.dataset_source).exists():
             raise InputError("DATASET_SOURCE_MISSING", source=config.dataset_source)
-        from .session import build_session
+        drivers = Drivers(config, env)
+        if config.spark_master:
+            from .session import spark_settings
 
-        spark = build_session(env)
+            spark_settings(env)  # our own knobs are checked before a JVM starts
         try:
-            result = run(spark, config, state.writer)
+            result = run(drivers, config, state.writer)
         except AnalyzerError:
             raise
-        except Exception as exc:  # Spark failures while reading data surface here
-            raise _classify_spark_error(exc) from exc
+        except Exception as exc:
+            if not config.spark_master:
+                raise
+            raise _classify_spark_error(exc) from exc  # Spark failures while reading data surface here
+        finally:
+            drivers.close()
         if config.post_analytics_processor_script:
             scripts.run_postprocessor(config.post_analytics_processor_script)
         if remote_output:
@@ -149,7 +155,7 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         if state.writer:
             state.writer.discard()
         state.message, state.code = exit_message.failed(str(exc)), exc.exit_code
-        log.error("%s", state.message)
+        log.error("%s", state.message, exc_info=exc.__cause__ if exc.__cause__ is not None else None)
     except Exception as exc:  # our bug: still a one-line reason, and the traceback in the log
         if state.writer:
             state.writer.discard()

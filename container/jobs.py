@@ -1,18 +1,19 @@
-"""The baselining job, and what every job returns."""
+"""The baselining job, the drivers (local, or Spark when ``MMON_SPARK_MASTER`` is set), and
+what every job returns."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer import DatasetProfile, MonitoringConfig, profile, suggest
+from analyzer import DatasetProfile, MonitoringConfig, ProfileOptions, suggest
 from analyzer.errors import InputError
 from analyzer.formats import constraints_json, statistics_json
 from analyzer.model import DistributionConstraints
 
 from . import params
 from .config import JobConfig
-from .dataset import list_data_files, read_dataset
+from .dataset import Dataset, read_dataset
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,42 @@ log = logging.getLogger(__name__)
 class JobResult:
     violations: int
     files: tuple[Path, ...]
+
+
+class Drivers:
+    """Where profiles are computed: this process (default), or Spark when a master is set
+    (the session is started on first use and stopped by ``close``)."""
+
+    def __init__(self, config: JobConfig, env) -> None:
+        self.config = config
+        self.env = env
+        self._spark = None
+        self._owned = False
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            from pyspark.sql import SparkSession
+
+            from .session import build_session
+
+            # An application that embeds the job in its own Spark session keeps it.
+            self._spark = SparkSession.getActiveSession()
+            if self._spark is None:
+                self._spark, self._owned = build_session(self.env), True
+        return self._spark
+
+    def profile(self, dataset: Dataset, options: ProfileOptions = ProfileOptions()) -> DatasetProfile:
+        if self.config.spark_master:
+            from .spark import profile_on_spark
+
+            return profile_on_spark(self.spark, dataset, options)
+        return dataset.profile(options, threads=self.config.threads)
+
+    def close(self) -> None:
+        if self._spark is not None and self._owned:
+            self._spark.stop()
+        self._spark = None
 
 
 def log_data_quality(result: DatasetProfile) -> None:
@@ -35,14 +72,13 @@ def log_data_quality(result: DatasetProfile) -> None:
         log.warning("%d values held bytes that are not UTF-8 and were counted as missing", result.undecodable_values)
 
 
-def run_baseline(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
+def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
     if config.record_preprocessor_script:
-        from .scripts import preprocessed_rows
+        from .scripts import preprocessed_profile
 
-        df, _ = preprocessed_rows(spark, list_data_files(config.dataset_source), config, [])
-        result = profile(df)
+        result = preprocessed_profile(config, [], ProfileOptions())
     else:
-        result = read_dataset(spark, config.dataset_source, config.dataset_format).profile()
+        result = drivers.profile(read_dataset(config.dataset_source, config.dataset_format))
     log_data_quality(result)
     if result.statistics.item_count == 0:
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")

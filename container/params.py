@@ -32,15 +32,15 @@ ANALYZER_PARAMETERS = frozenset(
 
 # Our own knobs (not SageMaker's).
 BASE_DIR = "SAGEMAKER_BASE_DIR"  # relocates everything under /opt/ml
-SPARK_MASTER = "MMON_SPARK_MASTER"  # e.g. spark://host:7077, yarn; default local[*]
+SPARK_MASTER = "MMON_SPARK_MASTER"  # set: run on Spark (spark://host:7077, yarn, local[*]); unset: no JVM
 SPARK_CONF = "MMON_SPARK_CONF"  # JSON object of extra Spark settings
-DRIVER_MEMORY = "MMON_DRIVER_MEMORY"  # e.g. 4g; default derived from the container's memory
+DRIVER_MEMORY = "MMON_DRIVER_MEMORY"  # Spark driver memory, e.g. 4g
 CAPTURE_MAX_BAD_FRACTION = "MMON_CAPTURE_MAX_BAD_FRACTION"  # default 0.01
 PUT_METRIC_DATA = "MMON_CLOUDWATCH_PUT_METRIC_DATA"  # Enabled: also call PutMetricData (outside SageMaker)
 CLOUDWATCH_NAMESPACE = "MMON_CLOUDWATCH_NAMESPACE"
 LOG_LEVEL = "MMON_LOG_LEVEL"
 LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
-JVM_ARCHIVE = "MMON_JVM_ARCHIVE"  # class-data archive for the driver JVM; "off" to not use one
+THREADS = "MMON_THREADS"  # local driver: threads that profile columns (default: the CPU count)
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # Relative to the base dir.

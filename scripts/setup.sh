@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prepare a machine to run the project: Java 17 (Spark's runtime) and a virtual environment
-# with the package and its test dependencies. Idempotent; safe to run repeatedly.
+# Prepare a machine to run the project: a virtual environment (.venv) with the package.
+#   scripts/setup.sh          what a job needs (no Java: local jobs start no JVM)
+#   scripts/setup.sh --test   also the test dependencies and Java 17 (the Spark tests)
+# Idempotent; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,13 +13,17 @@ need_java() {
   [ -z "$v" ] || [ "$v" -lt 17 ]
 }
 
-if need_java; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "setup: installing OpenJDK 17 (apt)" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-  else
-    echo "setup: Java 17 or newer is required (e.g. apt-get install openjdk-17-jre-headless)" >&2
-    exit 1
+extras=""
+if [ "${1:-}" = "--test" ]; then
+  extras="[test]"
+  if need_java; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      echo "setup: installing OpenJDK 17 for the Spark tests (apt)" >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+    else
+      echo "setup: the Spark tests need Java 17 or newer (e.g. apt-get install openjdk-17-jre-headless)" >&2
+      exit 1
+    fi
   fi
 fi
 
@@ -27,8 +33,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
-# The driver JVM's class-data archive (Spark starts ~2 s sooner); rebuilt when Java or PySpark change.
-.venv/bin/python -m container.jvm_archive --if-stale \
-  || echo "setup: WARNING: no JVM class-data archive; jobs will start about 2 s slower" >&2
+.venv/bin/python -m pip install -q -e ".$extras"
 echo "setup: ready (.venv)" >&2

@@ -4,7 +4,7 @@
 # (the container tests then skip themselves, except in CI where they fail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 
 engine_ok() {
   .venv/bin/python -c "import docker; docker.from_env().ping()" >/dev/null 2>&1

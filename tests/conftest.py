@@ -15,11 +15,12 @@ SHARED_REFERENCE = Path(os.environ.get("MMON_SHARED_REFERENCE", Path(__file__).p
 
 @pytest.fixture(scope="session")
 def spark():
+    """A local Spark session (Spark runs the same profiler as the local driver)."""
     from container.session import build_session
 
     env = {
         "MMON_SPARK_MASTER": "local[2]",
-        "MMON_DRIVER_MEMORY": "2g",
+        "MMON_DRIVER_MEMORY": "1g",
         "MMON_SPARK_CONF": json.dumps({"spark.sql.shuffle.partitions": "2"}),
     }
     session = build_session(env)
@@ -29,13 +30,12 @@ def spark():
 
 @pytest.fixture
 def job_env(tmp_path):
-    """A relocatable /opt/ml for an in-process run of container.entrypoint.main."""
+    """A relocatable /opt/ml for an in-process run of container.entrypoint.main (local driver)."""
     base = tmp_path / "opt_ml"
     (base / "processing" / "output").mkdir(parents=True)
     return {
         "SAGEMAKER_BASE_DIR": str(base),
         "output_path": str(base / "processing" / "output"),
-        "MMON_SPARK_MASTER": "local[2]",
     }
 
 

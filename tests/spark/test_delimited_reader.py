@@ -1,24 +1,25 @@
-"""The delimited text reader (lines split in Spark SQL into cells) against Spark's CSV reader.
+"""The local CSV reader (pyarrow) against Spark's CSV reader, the one SageMaker's analyzer uses.
 
-Both readings are profiled and compared field by field: counts, types, malformed rows,
-categorical buckets and distinct counts exactly; numbers exactly but for the sum and standard
-deviation (1e-12 relative: the summation order may differ). The inputs are the edges of what
-Spark's CSV reader does with a line: blank and whitespace-only lines, quoted fields holding the
-delimiter, short and long rows, CRLF endings, several files each with its header, a data line
-equal to the header (the case the fast reader detects and hands back to Spark's reader).
+The same files are profiled by the local driver and by the Spark driver (Spark's reader, the
+same profiler in its Python workers) and compared field by field: counts, types, malformed
+rows, categorical buckets and distinct counts exactly; numbers exactly but for the sum and
+standard deviation (1e-12 relative: the summation order may differ). The inputs are the edges
+of what Spark's CSV reader does with a line: blank and whitespace-only lines, quoted fields
+holding the delimiter, short and long rows, CRLF endings, several files each with its header,
+a data line equal to the header.
 """
 from __future__ import annotations
 
 import dataclasses
 import gzip
-import logging
 import math
 
 import pytest
 
+from analyzer import ProfileOptions
 from container.config import CsvFormat
-from container.dataset import _spark_csv, list_data_files, read_dataset
-from analyzer.profile import Cells
+from container.dataset import read_dataset
+from container.spark import profile_on_spark
 
 
 def _comparable(result):
@@ -45,10 +46,8 @@ def _assert_same(fast, spark_result):
 
 
 def _both(spark, source, fmt):
-    dataset = read_dataset(spark, str(source), fmt)
-    assert isinstance(dataset.df, Cells), "the fast reader should take this input"
-    exact = _spark_csv(spark, list_data_files(str(source)), fmt, list(dataset.df.features))
-    return dataset, dataset.profile(), exact.profile()
+    dataset = read_dataset(str(source), fmt)
+    return dataset, dataset.profile(), profile_on_spark(spark, dataset, ProfileOptions())
 
 
 EDGES = (
@@ -58,7 +57,7 @@ EDGES = (
     "  \t \n"  # whitespace only: skipped
     "\x0b\x01\n"  # control characters only: skipped too (Java's trim)
     '2,"y,z",3.5,false\n'  # a quoted field holding the delimiter
-    '3,"he said ""hi""",,true\n'
+    '3,"said \'hi\'",,true\n'
     "4,,4.5\n"  # short row: malformed, d missing
     "5,w,5.5,true,extra\n"  # long row: malformed, extra field dropped
     "6,v, 6.5 ,false\r\n"  # CRLF ending; spaces kept
@@ -72,7 +71,6 @@ def test_edges_equal_spark_csv_reader(spark, tmp_path):
     path = tmp_path / "edges.csv"
     path.write_text(EDGES, encoding="utf-8", newline="")
     dataset, fast, exact = _both(spark, path, CsvFormat(header=True))
-    assert dataset.verified()
     assert fast.malformed_rows == 2
     assert fast.statistics.item_count == 9
     _assert_same(fast, exact)
@@ -85,7 +83,6 @@ def test_headerless_pipe_delimited_and_gzip_files(spark, tmp_path):
     with gzip.open(folder / "b.csv.gz", "wt", encoding="utf-8") as fh:
         fh.write('4|"d|e"|z\n5|f|w|v\n')
     dataset, fast, exact = _both(spark, folder, CsvFormat(header=False, field_delimiter="|"))
-    assert dataset.verified is None  # no header, nothing to check
     assert fast.statistics.item_count == 5
     assert fast.malformed_rows == 2
     _assert_same(fast, exact)
@@ -98,21 +95,16 @@ def test_every_file_loses_its_own_first_line(spark, tmp_path):
     (folder / "2.csv").write_text("\n\nP,Q\n5,6\n", encoding="utf-8")  # other header, after blank lines
     (folder / "3.csv").write_text("7,8\n9,10\n", encoding="utf-8")  # no header: its first line goes, as in Spark
     dataset, fast, exact = _both(spark, folder, CsvFormat(header=True))
-    assert dataset.verified()
     assert fast.statistics.item_count == 4
     _assert_same(fast, exact)
 
 
-def test_data_line_equal_to_a_header_is_read_again_by_spark(spark, tmp_path, caplog):
+def test_data_line_equal_to_a_header_is_data(spark, tmp_path):
     path = tmp_path / "repeat.csv"
     path.write_text("k,v\n1,2\nk,v\n3,4\n", encoding="utf-8")
-    dataset = read_dataset(spark, str(path), CsvFormat(header=True))
-    with caplog.at_level(logging.INFO, logger="container.dataset"):
-        result = dataset.profile()
-    assert "profiling again with Spark's CSV reader" in caplog.text
+    _, result, exact = _both(spark, path, CsvFormat(header=True))
     assert result.statistics.item_count == 3  # the repeated header line is data
     assert dict(result.type_counts)["k"].integral == 2
-    exact = _spark_csv(spark, [str(path)], CsvFormat(header=True), ["k", "v"]).profile()
     _assert_same(result, exact)
 
 
@@ -128,10 +120,22 @@ def test_delimiters_that_are_regex_characters(spark, tmp_path, delimiter):
     _assert_same(fast, exact)
 
 
-def test_a_file_python_cannot_read_is_left_to_spark(spark, tmp_path):
+def test_a_damaged_gzip_file_is_named(tmp_path):
+    from analyzer.errors import InputError
+
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "a.csv").write_text("p,q\n1,2\n", encoding="utf-8")
     (folder / "b.csv.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip")
-    dataset = read_dataset(spark, str(folder), CsvFormat(header=True))
-    assert not isinstance(dataset.df, Cells) and dataset.malformed_column is not None
+    with pytest.raises(InputError) as caught:
+        read_dataset(str(folder), CsvFormat(header=True)).profile()
+    assert caught.value.code == "DATASET_UNREADABLE" and "b.csv.gz" in str(caught.value)
+
+
+def test_doubled_quotes_inside_quotes_are_one_quote(tmp_path):
+    """RFC 4180, as CSV readers (pyarrow, Python, pandas) read it. Spark's reader, with its
+    default escape character (a backslash), keeps such a field as written, quotes and all."""
+    path = tmp_path / "q.csv"
+    path.write_text('a,b\n3,"he said ""hi"""\n', encoding="utf-8")
+    stats = read_dataset(str(path), CsvFormat(header=True)).profile().statistics
+    assert [b.value for b in stats.feature("b").string.buckets] == ['he said "hi"']

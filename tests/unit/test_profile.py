@@ -1,9 +1,9 @@
-"""Every statistic against exact NumPy/pandas values on generated data.
+"""Every statistic of the batch profiler against exact NumPy/pandas values on generated data.
 
 Tolerances: counts, min, max and categorical buckets exact; mean, sum and std_dev to 1e-9
 relative (different summation order); KLL bucket counts within 2 * eps * n where eps is the
 sketch's normalised rank error (each count is a difference of two ranks); HLL distinct counts
-within 5% (about three standard errors at lg_k=12).
+within 5% (about three standard errors at lg_k=12). No Spark: the engine profiles Arrow batches.
 """
 import math
 
@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer import InferredType, ProfileOptions, profile, suggest
+import pyarrow as pa
+
+from analyzer import InferredType, Profiler, ProfileOptions, profile_table, suggest
 from analyzer.maths import bucket_edges
-from analyzer.sketch import normalized_rank_error, read_spark_kll
+from analyzer.sketch import normalized_rank_error
 
 N = 60_000
 
@@ -38,10 +40,22 @@ def data():
     return text
 
 
+def _batches(frame: pd.DataFrame, parts: int) -> list[pa.RecordBatch]:
+    table = pa.Table.from_pandas(frame.replace({np.nan: None}), preserve_index=False)
+    size = -(-len(frame) // parts)
+    return [table.slice(i, size).combine_chunks().to_batches()[0] for i in range(0, len(frame), size)]
+
+
+def _profile(frame: pd.DataFrame, parts: int = 3, options: ProfileOptions = ProfileOptions()):
+    profiler = Profiler(list(frame.columns), options)
+    for batch in _batches(frame, parts):
+        profiler.update(batch)
+    return profiler.result()
+
+
 @pytest.fixture(scope="module")
-def result(spark, data):
-    df = spark.createDataFrame(data.replace({np.nan: None}))
-    return profile(df.repartition(3))
+def result(data):
+    return _profile(data, parts=7)
 
 
 def test_item_count_and_types(result):
@@ -135,13 +149,13 @@ def test_suggested_numeric_constraints(result):
     assert constraints.feature("ints").completeness == 1.0
 
 
-def test_regex_classes_in_spark_equal_python_classify(spark):
+def test_regex_classes_equal_python_classify():
     from tests.unit.test_dtypes import VALUE_CASES
     from analyzer.dtypes import TypeCounts
 
     values = [v for v, _ in VALUE_CASES]
-    df = spark.createDataFrame([(v,) for v in values], "v string")
-    assert profile(df).type_counts["v"] == TypeCounts.of(values)
+    table = pa.table({"v": pa.array(values, pa.string())})
+    assert profile_table(table).type_counts["v"] == TypeCounts.of(values)
 
 
 def _tricky_values(count: int, seed: int = 11) -> list[str]:
@@ -149,7 +163,7 @@ def _tricky_values(count: int, seed: int = 11) -> list[str]:
     terminators, non-ASCII digits, and digit runs too long for a long."""
     rng = np.random.default_rng(seed)
     pieces = ["0", "7", "42", "007", "9" * 19, "9" * 25, ".", "-", "+", " ", "e", "E", "e-", "E+",
-              "\n", "\r\n", "\u2028", "\t", "a", "\u0663", "true", "false", ",", "..", "1.5"]
+              "\n", "\r\n", "\u2028", "\u0085", "\t", "a", "\u0663", "true", "false", ",", "..", "1.5"]
     values = []
     for _ in range(count):
         n = int(rng.integers(1, 6))
@@ -157,120 +171,140 @@ def _tricky_values(count: int, seed: int = 11) -> list[str]:
     return values
 
 
-def test_value_classes_equal_python_classify_value_by_value(spark):
-    """Each value's class from the engine (the plain-number shortcut, else the regular
-    expression) equals the Python classifier's, on the documented cases and on random strings."""
-    import importlib
-
+def test_value_classes_equal_python_classify_value_by_value():
+    """Each value's class from the vectorised classifier (RE2 through pyarrow) equals the Python
+    classifier's (Python's re, written after Java's), on the documented cases and random strings."""
     from tests.unit.test_dtypes import VALUE_CASES
-    from analyzer.dtypes import classify
+    from analyzer.dtypes import classify, classify_array
 
-    engine = importlib.import_module("analyzer.profile")
     values = [v for v, _ in VALUE_CASES if v is not None] + _tricky_values(4000)
-    df = spark.createDataFrame([(0, v, None, None, None) for v in values], "i int, v string, n double, k tinyint, m string")
-    got = [r["c"] for r in engine._classified(df).select("c").collect()]
+    got = classify_array(pa.array(values, pa.string())).tolist()
     codes = {"Fractional": 1, "Integral": 2, "Boolean": 3, "String": 4}
     wrong = [(v, g) for v, g in zip(values, got) if g != codes[classify(v).value]]
     assert not wrong, wrong[:10]
     assert {codes[classify(v).value] for v in values} == {1, 2, 3, 4}  # the corpus reaches every class
 
 
-def test_all_null_column_is_unknown(spark):
-    df = spark.createDataFrame([(None, "1"), (None, "2")], "a string, b string")
-    stats = profile(df).statistics
+def test_all_null_column_is_unknown():
+    table = pa.table({"a": pa.array([None, None], pa.string()), "b": ["1", "2"]})
+    stats = profile_table(table).statistics
     assert stats.feature("a").inferred_type is InferredType.UNKNOWN
     assert stats.feature("a").common.num_missing == 2
 
 
-def test_native_types_from_parquet_like_frames(spark):
-    df = spark.createDataFrame([(1, 1.5, True, "x"), (2, 2.0, False, "y"), (None, None, None, None)],
-                               "i long, f double, b boolean, s string")
-    stats = profile(df, ProfileOptions()).statistics
+def test_native_types_from_parquet_like_tables():
+    table = pa.table({
+        "i": pa.array([1, 2, None], pa.int64()), "f": pa.array([1.5, 2.0, None]),
+        "b": pa.array([True, False, None]), "s": pa.array(["x", "y", None]),
+    })
+    stats = profile_table(table).statistics
     assert [f.inferred_type.value for f in stats.features] == ["Integral", "Fractional", "String", "String"]
     assert stats.feature("i").numerical.sum == 3.0
     assert stats.feature("f").numerical.mean == 1.75
-
-
-@pytest.mark.parametrize("rows", [0, 1, 5, 3000, 50_000])
-def test_sketch_bytes_parse_agrees_with_datasketches_library(spark, rows):
-    """Our reader of Spark's sketch bytes against the reference implementation's own ranks."""
-    from datasketches import kll_doubles_sketch
-    from pyspark.sql import functions as F
-
-    df = spark.range(0, rows, numPartitions=3).select(((F.col("id") * 7919) % 1000).cast("double").alias("x"))
-    raw = df.agg(F.kll_sketch_agg_double("x", F.lit(2048))).collect()[0][0]
-    ours = read_spark_kll(raw).sketch
-    assert ours.n == rows
-    if rows:
-        lib = kll_doubles_sketch.deserialize(bytes(raw))
-        for x in np.linspace(-1, 1001, 37):
-            assert ours.rank_exclusive(x) / rows == pytest.approx(lib.get_rank(x), abs=1e-12)
-    extremes = read_spark_kll(raw)
-    values = ((np.arange(rows) * 7919) % 1000).astype(float)
-    assert extremes.n == rows
-    assert (extremes.min, extremes.max) == ((values.min(), values.max()) if rows else (None, None))
+    assert {b.value: b.count for b in stats.feature("b").string.buckets} == {"true": 1, "false": 1}
 
 
 def _bucket_counts(stats, name):
     return {b.value: b.count for b in stats.feature(name).string.buckets}
 
 
-def test_categorical_counts_come_from_pass_one_when_exact(spark, caplog):
-    """Pure string columns (with nulls and a boolean-looking value) need no second scan."""
+def test_categorical_counts_are_exact_across_batches():
     rows = [("a" if i % 3 else "b", None if i % 10 == 0 else ("true" if i % 7 == 0 else "c" + str(i % 4))) for i in range(5000)]
-    df = spark.createDataFrame(rows, "x string, y string").repartition(3)
-    with caplog.at_level("INFO", logger="analyzer.profile"):
-        stats = profile(df).statistics
-    assert "pass 2" not in caplog.text
     frame = pd.DataFrame(rows, columns=["x", "y"])
+    stats = _profile(frame, parts=4).statistics
     assert _bucket_counts(stats, "x") == frame["x"].value_counts().to_dict()
     assert _bucket_counts(stats, "y") == frame["y"].dropna().value_counts().to_dict()
 
 
-def test_categorical_column_with_numeric_values_is_recounted(spark, caplog):
-    """The frequent-items sketch sees only non-numeric values: a String column that also holds
-    numbers gets its buckets from the second pass, still exact."""
+def test_categorical_column_with_numeric_values_counts_them_too():
+    """A String column that also holds numbers: its buckets count every value, exactly."""
     rows = [("n/a" if i % 5 == 0 else str(i % 7),) for i in range(3000)]
-    df = spark.createDataFrame(rows, "x string").repartition(3)
-    with caplog.at_level("INFO", logger="analyzer.profile"):
-        stats = profile(df).statistics
-    assert "pass 2" in caplog.text
+    frame = pd.DataFrame(rows, columns=["x"])
+    stats = _profile(frame, parts=3).statistics
     assert stats.feature("x").inferred_type is InferredType.STRING
-    assert _bucket_counts(stats, "x") == pd.Series([r[0] for r in rows]).value_counts().to_dict()
+    assert _bucket_counts(stats, "x") == frame["x"].value_counts().to_dict()
 
 
-def test_top_items_exactness_guard():
-    """Counts that do not add up (a sketch that purged) or a column with numbers are refused."""
-    from analyzer.dtypes import TypeCounts
-    from analyzer.profile import _exact_top_items
+def test_a_column_that_outgrows_exact_counts_keeps_exact_moments():
+    """Batches of few distinct values (reduced through value counts) then many (value by value)
+    give the moments and type counts of the whole."""
+    rng = np.random.default_rng(3)
+    few = rng.integers(0, 5, 20_000).astype(str).tolist()
+    many = rng.integers(0, 10**9, 20_000).astype(str).tolist()
+    frame = pd.DataFrame({"x": few + many})
+    result = _profile(frame, parts=4)
+    values = frame["x"].astype(float).to_numpy()
+    num = result.statistics.feature("x").numerical
+    assert result.type_counts["x"].integral == len(values)
+    assert num.sum == pytest.approx(values.sum(), rel=1e-12)
+    assert num.std_dev == pytest.approx(values.std(), rel=1e-9)
+    assert (num.min, num.max) == (values.min(), values.max())
 
-    top = [{"item": "a", "count": 6}, {"item": None, "count": 2}, {"item": "b", "count": 4}]
-    assert _exact_top_items(top, TypeCounts(non_null=10)) == {"a": 6, "b": 4}
-    assert _exact_top_items(top, TypeCounts(non_null=11)) is None
-    assert _exact_top_items(top, TypeCounts(non_null=10, integral=1)) is None
-    assert _exact_top_items(None, TypeCounts(non_null=10)) is None
 
-
-def test_plain_number_values_equal_spark_parsing_bit_for_bit(spark):
-    """Plain numbers are valued without parsing (the long, or the digits over a power of ten);
-    that must give the double Spark's cast gives, to the last bit and the sign of zero."""
-    import importlib
+def test_plain_number_values_equal_correctly_rounded_parsing_bit_for_bit():
+    """Numbers are valued by Arrow's parser; that must give the correctly rounded double that
+    Java's (and Python's) parser gives, to the last bit and the sign of zero."""
     import struct
 
-    from pyspark.sql import functions as F
+    from analyzer.dtypes import parse_numbers
 
-    engine = importlib.import_module("analyzer.profile")
     rng = np.random.default_rng(5)
     values = ["0", "-0", "+0", "-0.0", "0.000", "-00.00", "9007199254740993", "-9223372036854775808",
-              "0.1", "0.7", "2.675", "1.0000000000000002", "123456789012345.67", "9007199254740993.5"]
+              "0.1", "0.7", "2.675", "1.0000000000000002", "123456789012345.67", "9007199254740993.5", "1e-320", "2.5E+300"]
     for _ in range(3000):
         whole = str(int(rng.integers(0, 10 ** int(rng.integers(1, 12)))))
         fraction = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(0, 16))))
         sign = str(rng.choice(["", "-", "+"]))
         values.append(sign + whole + ("." + fraction if fraction else ""))
-    df = spark.createDataFrame([(0, v, None, None, None) for v in values], "i int, v string, n double, k tinyint, m string")
-    rows = engine._classified(df).withColumn("parsed", F.col("s").try_cast("double")).select("s", "c", "d", "parsed").collect()
-    assert all(r["c"] in (1, 2) for r in rows)
+    got = parse_numbers(pa.array(values))
     bits = lambda x: struct.pack("<d", x)  # noqa: E731
-    wrong = [(r["s"], r["d"], r["parsed"]) for r in rows if bits(r["d"]) != bits(r["parsed"])]
+    wrong = [(v, g) for v, g in zip(values, got) if bits(g) != bits(float(v))]
     assert not wrong, wrong[:10]
+
+
+def test_merging_profiles_of_parts_equals_profiling_the_whole(data):
+    """Profiles of parts, merged in order, equal the profile of the whole: counts, categorical
+    buckets, min/max exactly; moments to 1e-12; sketches within their bound (checked above)."""
+    whole = _profile(data, parts=1)
+    parts = _batches(data, 5)
+    merged = Profiler(list(data.columns))
+    for batch in parts:
+        piece = Profiler(list(data.columns))
+        piece.update(batch)
+        merged.merge(piece)
+    merged = merged.result()
+    assert merged.type_counts == whole.type_counts
+    for a, b in zip(merged.statistics.features, whole.statistics.features):
+        assert a.common == b.common and a.inferred_type == b.inferred_type
+        if a.numerical:
+            assert (a.numerical.min, a.numerical.max) == (b.numerical.min, b.numerical.max)
+            assert a.numerical.sum == pytest.approx(b.numerical.sum, rel=1e-12)
+            assert a.numerical.std_dev == pytest.approx(b.numerical.std_dev, rel=1e-12)
+        else:
+            assert a.string.buckets == b.string.buckets
+
+
+def test_same_batches_give_identical_profiles_whatever_the_threads(data):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from analyzer.formats import statistics_json
+
+    batches = _batches(data, 6)
+    reports = []
+    for threads in (None, 1, 4):
+        profiler = Profiler(list(data.columns))
+        pool = ThreadPoolExecutor(threads) if threads else None
+        for batch in batches:
+            profiler.update(batch, pool)
+        reports.append(statistics_json.to_dict(profiler.result().statistics))
+    assert reports[0] == reports[1] == reports[2]
+
+
+def test_pickled_profiler_merges_as_the_original():
+    import pickle
+
+    frame = pd.DataFrame({"x": [str(i) for i in range(3000)], "c": ["a", "b", "c"] * 1000})
+    profiler = Profiler(["x", "c"])
+    profiler.update(_batches(frame, 1)[0])
+    copy = pickle.loads(pickle.dumps(profiler))
+    assert copy.result() == profiler.result()

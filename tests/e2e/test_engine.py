@@ -1,0 +1,70 @@
+"""The local driver as a user meets it: no JVM, the same bytes for the same input."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from container.entrypoint import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CSV_HEADER = '{"csv": {"header": true}}'
+
+
+def _dataset(path: Path, rows: int = 60_000) -> Path:
+    rng = np.random.default_rng(17)
+    frame = pd.DataFrame({
+        "x": rng.normal(5, 2, rows).round(5),
+        "k": rng.poisson(4, rows),
+        "ids": [f"u{i}" for i in rng.integers(0, 10**9, rows)],
+        "c": rng.choice(["a", "b", "c"], rows),
+    })
+    frame.loc[frame.index % 37 == 0, "x"] = None
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_two_runs_give_byte_identical_reports_whatever_the_threads(tmp_path):
+    """The KLL sketch compacts here (60,000 values); the reports must still not vary."""
+    source = _dataset(tmp_path / "data.csv")
+    outputs = []
+    for run, threads in enumerate(("1", "2", "2", "5")):
+        out = tmp_path / f"out{run}"
+        env = {"SAGEMAKER_BASE_DIR": str(tmp_path / f"ml{run}"), "output_path": str(out),
+               "dataset_source": str(source), "dataset_format": CSV_HEADER, "MMON_THREADS": threads}
+        assert main(env) == 0
+        outputs.append(((out / "statistics.json").read_bytes(), (out / "constraints.json").read_bytes()))
+    import json
+
+    sketch = json.loads(outputs[0][0])["features"][0]["numerical_statistics"]["distribution"]["kll"]["sketch"]
+    assert len(sketch["data"]) > 1  # the sketch has compacted
+    assert all(o == outputs[0] for o in outputs[1:])
+
+
+def test_a_local_job_succeeds_where_java_cannot_start(tmp_path):
+    """No JVM for a local job: a `java` that fails first on PATH, no JAVA_HOME, and PySpark
+    never imported."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "java"
+    fake.write_text("#!/bin/sh\necho 'java: cannot start' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "MMON_SPARK_MASTER", "SPARK_HOME")}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    code = (
+        "import sys; from container.cli import main; rc = main(sys.argv[1:]); "
+        "assert 'pyspark' not in sys.modules, 'pyspark was imported'; sys.exit(rc)"
+    )
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "baseline", str(ROOT / "sample" / "housing.csv"), "--output", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Completed: Job completed successfully" in proc.stdout
+    assert subprocess.run(["java", "-version"], env=env, capture_output=True).returncode != 0
+    assert (out / "statistics.json").exists() and (out / "constraints.json").exists()
