@@ -20,6 +20,10 @@ CODES: Mapping[str, str] = {
     "DATASET_EMPTY": "Dataset {source} has no records{detail}",
     "DATASET_FORMAT_INVALID": "Invalid dataset_format {value!r}: {reason}",
     "DATASET_FORMAT_UNSUPPORTED": "Unsupported dataset_format {name!r}; supported: {supported}",
+    "DATASET_IS_CAPTURE": (
+        "Dataset {source} holds SageMaker data-capture lines ({file} starts with one), not {format} records: "
+        "use the sagemakerCaptureJson dataset_format (mmon: --format capture)"
+    ),
     "DATASET_NO_FILES": "dataset_source {source} holds no data files",
     "DATASET_SOURCE_MISSING": "dataset_source {source} does not exist",
     "DATASET_UNREADABLE": "Could not read {what}: {reason}",

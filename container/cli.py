@@ -21,8 +21,12 @@ EXIT_VIOLATIONS = 3
 def _format_for(path: str, args: argparse.Namespace) -> str:
     fmt = args.format
     if fmt is None:
+        from .capture import looks_like_capture
+
         name = Path(path).name.lower().removesuffix(".gz")
-        if Path(path).is_dir():
+        if looks_like_capture(path):  # JSON Lines of data capture, in a file or a capture tree
+            fmt = "capture"
+        elif Path(path).is_dir():
             fmt = "csv"
         elif name.endswith((".jsonl", ".json")):
             fmt = "json"
@@ -46,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("data", help="dataset file or directory")
         p.add_argument("--output", "-o", required=True, help="directory for the report files")
-        p.add_argument("--format", choices=["csv", "json", "parquet", "capture"], help="default: from the file name")
+        p.add_argument("--format", choices=["csv", "json", "parquet", "capture"],
+                       help="default: capture when the (first) file starts with a data-capture line, else from the file name")
         p.add_argument("--no-header", dest="header", action="store_false", help="CSV without a header row")
         p.add_argument("--spark-master", help="Spark master URL (default local[*])")
 

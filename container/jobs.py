@@ -38,13 +38,15 @@ class Drivers:
     @property
     def spark(self):
         if self._spark is None:
+            from pyspark import SparkContext
             from pyspark.sql import SparkSession
 
             from .session import build_session
 
-            # An application that embeds the job in its own Spark session keeps it.
-            self._spark = SparkSession.getActiveSession()
-            if self._spark is None:
+            # An application that runs the job inside its own Spark application keeps it.
+            if SparkContext._active_spark_context is not None:
+                self._spark = SparkSession.builder.getOrCreate()
+            else:
                 self._spark, self._owned = build_session(self.env), True
         return self._spark
 
@@ -54,6 +56,16 @@ class Drivers:
 
             return profile_on_spark(self.spark, dataset, options)
         return dataset.profile(options, threads=self.config.threads)
+
+    def profile_capture(self, source: str, fmt, baseline_names, start, end, max_bad_fraction: float,
+                        options: ProfileOptions) -> DatasetProfile:
+        if self.config.spark_master:
+            from .spark import profile_capture_on_spark
+
+            return profile_capture_on_spark(self.spark, source, fmt, baseline_names, start, end, max_bad_fraction, options)
+        from .capture import profile_capture
+
+        return profile_capture(source, fmt, baseline_names, start, end, max_bad_fraction, options, self.config.threads)
 
     def close(self) -> None:
         if self._spark is not None and self._owned:

@@ -6,17 +6,17 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-from analyzer import ProfileOptions, suggest
+from analyzer import DatasetProfile, ProfileOptions, suggest
 from analyzer.checks import CurrentFeature, validate
 from analyzer.errors import InputError
 from analyzer.formats import constraints_json, statistics_json, violations_json
 from analyzer.model import Constraints, Statistics
 
 from . import params
-from .capture import files_in_window, iso, profile_capture
-from .config import CaptureFormat, CsvFormat, JobConfig
-from .dataset import Dataset, list_data_files, read_dataset
-from .jobs import JobResult, log_data_quality
+from .capture import iso, reject_capture_lines
+from .config import CaptureFormat, CsvFormat, JobConfig, JsonFormat
+from .dataset import read_dataset
+from .jobs import Drivers, JobResult, log_data_quality
 from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, put_metric_data, write_metrics
 from .outputs import ReportWriter
 
@@ -52,39 +52,39 @@ def load_baseline(config: JobConfig) -> tuple[Statistics | None, Constraints]:
     return statistics, constraints
 
 
-def _current_dataset(spark, config: JobConfig, names: list[str]) -> Dataset:
-    """The current data as a DataFrame: through the user's preprocessor, or a plain dataset."""
+def _preprocessed(config: JobConfig, names: list[str], options: ProfileOptions) -> DatasetProfile:
+    """The profile of the rows the user's preprocessor makes of the current data."""
+    from .scripts import preprocessed_profile
+
+    result = preprocessed_profile(config, names, options, config.threads)
+    if result.statistics.item_count == 0 and isinstance(config.dataset_format, CaptureFormat):
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(config.start_time), end=iso(config.end_time), source=config.dataset_source)
+    return result
+
+
+def _current_profile(drivers: Drivers, config: JobConfig, names: list[str], options: ProfileOptions) -> DatasetProfile:
+    """The current data's profile: captured data decoded, the user's preprocessor's rows, or a
+    plain dataset (headerless CSV columns named after the baseline, by position)."""
     fmt = config.dataset_format
     if config.record_preprocessor_script:
-        from .scripts import preprocessed_rows
-
-        files = list_data_files(config.dataset_source)
-        if isinstance(fmt, CaptureFormat):
-            files = files_in_window(files, config.start_time, config.end_time)
-        df, count = preprocessed_rows(spark, files, config, names) if files else (None, 0)
-        if count == 0:
-            raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(config.start_time), end=iso(config.end_time), source=config.dataset_source)
-        return Dataset(df, None, tuple(files))
-    dataset = read_dataset(spark, config.dataset_source, fmt)
+        return _preprocessed(config, names, options)
+    if isinstance(fmt, CaptureFormat):
+        return drivers.profile_capture(
+            config.dataset_source, fmt, names, config.start_time, config.end_time, config.capture_max_bad_fraction, options,
+        )
+    if isinstance(fmt, (CsvFormat, JsonFormat)):
+        reject_capture_lines(config.dataset_source, "CSV" if isinstance(fmt, CsvFormat) else "JSON")
+    dataset = read_dataset(config.dataset_source, fmt)
     if isinstance(fmt, CsvFormat) and not fmt.header:
-        # headerless files are named after the baseline, by position (as captured data is)
         dataset = dataset.renamed(names)
-    return dataset
+    return drivers.profile(dataset, options)
 
 
-def run_monitoring(spark, config: JobConfig, writer: ReportWriter) -> JobResult:
+def run_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
     baseline, constraints = load_baseline(config)
     names = [f.name for f in constraints.features]
     domains = {f.name: f.domains for f in constraints.features if f.domains}
-    if isinstance(config.dataset_format, CaptureFormat) and not config.record_preprocessor_script:
-        # captured data: decoded and profiled in one scan
-        current = profile_capture(
-            spark, config.dataset_source, config.dataset_format, names, config.start_time, config.end_time,
-            config.capture_max_bad_fraction, ProfileOptions(domains=domains),
-        )
-    else:
-        dataset = _current_dataset(spark, config, names)
-        current = dataset.profile(ProfileOptions(domains=domains))
+    current = _current_profile(drivers, config, names, ProfileOptions(domains=domains))
     log_data_quality(current)
     stats = current.statistics
     if stats.item_count == 0:

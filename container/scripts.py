@@ -5,10 +5,16 @@
   ``CapturedData`` (``.endpoint_input`` / ``.endpoint_output`` with ``.data`` not decoded,
   ``.event_metadata``, ...); for CSV the raw line (with its line break); for JSON Lines the parsed
   object. A dict becomes one row (keys are columns, ``None`` is missing), a list of dicts several
-  rows, ``[]`` or ``None`` drops the record. The handler runs inside Spark's Python workers on
-  batches of lines (``mapInArrow``), not once per row through a UDF.
+  rows, ``[]`` or ``None`` drops the record. The handler runs in the job's process, over the
+  files in order, with the job's variables in ``os.environ``.
 - ``post_analytics_processor_script``: a Python file defining ``postprocess_handler()``, called
   with no arguments after the reports are written.
+
+Which lines reach the handler: capture lines pass the decoder's own line rules
+(:func:`container.capture.screen`: bad lines counted against ``MMON_CAPTURE_MAX_BAD_FRACTION``,
+shadow traffic and lines outside the window dropped); CSV lines as the CSV reader reads them
+(blank lines skipped; with a header, each file's first non-blank line is the header); JSON
+lines that parse (blank lines skipped, the others counted as bad lines).
 
 Any exception from a script ends the job ``Failed`` with the script's error in one line.
 """
@@ -18,17 +24,25 @@ import importlib.util
 import inspect
 import json
 import logging
-from datetime import datetime, timezone
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Callable, Iterator, Sequence
+
+import pyarrow as pa
 
 from analyzer.errors import InputError
 
+from .capture import CaptureRules, Origin, check_bad_lines, files_in_window, read_lines, screen, string_array
 from .config import CaptureFormat, CsvFormat, JsonFormat
 
 log = logging.getLogger(__name__)
-SCRIPT_ERROR_MARKER = "MMON_USER_SCRIPT_ERROR:"
+SCRIPT_ERROR_MARKER = "MMON_USER_SCRIPT_ERROR:"  # marks a script's error inside an executor's traceback
 PREPROCESSOR, POSTPROCESSOR = "record_preprocessor_script", "post_analytics_processor_script"
+BATCH_ROWS = 64 * 1024
+_JAVA_WHITESPACE = "".join(map(chr, range(33)))  # what the CSV reader's blank-line test trims
 
 
 def load_module(path: str, which: str, handler: str) -> ModuleType:
@@ -111,102 +125,172 @@ class CapturedData:
         return self.event_dict
 
 
-# ------------------------------------------------------------------ preprocessing in Spark
-def _batch_function(path: str, kind: str, start: str | None, end: str | None, environment: dict):
-    """A mapInArrow function: batches of raw text lines -> one JSON object per produced row.
-    ``environment`` (the job's variables) is set in the worker, which may predate the job."""
+# ------------------------------------------------------------------ lines -> records
+@dataclass
+class _LineCounts:
+    """Lines read and bad lines (capture: the decoder's rules; JSON: lines that do not parse)."""
 
-    def run(batches):
-        import os
+    lines: int = 0
+    bad: int = 0
+    example: str | None = None
+    example_position: tuple[int, int] | None = None
 
-        import pyarrow as pa
+    def add_bad(self, position: tuple[int, int], text: str) -> None:
+        self.bad += 1
+        if self.example_position is None or position < self.example_position:
+            self.example, self.example_position = text, position
 
-        os.environ.update(environment)
 
-        module = load_module(path, PREPROCESSOR, "preprocess_handler")
-        handler = module.preprocess_handler
-        wants_logger = "logger" in inspect.signature(handler).parameters
-        user_log = logging.getLogger("Preprocessing")
-        lo = datetime.fromisoformat(start) if start else None
-        hi = datetime.fromisoformat(end) if end else None
-        for batch in batches:
-            rows, bad = [], 0
-            for line in batch.column("value").to_pylist():
-                if kind == "capture":
-                    if not line.strip():
-                        continue
-                    try:
-                        event = json.loads(line)
-                        if not isinstance(event, dict) or "captureData" not in event:
-                            raise ValueError
-                    except ValueError:
-                        bad += 1
-                        continue
-                    meta = event.get("eventMetadata") or {}
-                    if meta.get("invocationSource") == "ShadowExperiment":
-                        continue
-                    if lo or hi:
-                        try:
-                            when = datetime.fromisoformat(str(meta.get("inferenceTime")).replace("Z", "+00:00"))
-                        except ValueError:
-                            bad += 1
-                            continue
-                        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-                        if (lo and when < lo) or (hi and when >= hi):
-                            continue
-                    record = CapturedData(event)
-                elif kind == "json":
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        bad += 1
-                        continue
-                else:
-                    record = line + "\n"
+def _capture_records(files: Sequence[str], rules: CaptureRules, counts: _LineCounts) -> Iterator[CapturedData]:
+    """The capture lines the decoder would analyse, as ``CapturedData`` (same rules, same lines)."""
+    for index, path in enumerate(files):
+        for chunk in read_lines(path):
+            screened = screen(chunk.lines, rules, Origin(path, index, chunk.first_line))
+            summary = screened.summary
+            counts.lines += summary.lines
+            if summary.bad_lines:
+                example = summary.bad_example
+                counts.add_bad(example.position, example.text)
+                counts.bad += summary.bad_lines - 1
+            for i in screened.kept:
+                yield CapturedData(json.loads(chunk.lines[int(i)].as_py().lstrip("\ufeff")))
+
+
+def _csv_records(files: Sequence[str], header: bool, counts: _LineCounts) -> Iterator[str]:
+    """Raw CSV lines with a line break, as the CSV reader reads the files: blank lines skipped,
+    each file's first non-blank line dropped when there is a header."""
+    for path in files:
+        skip_header = header
+        for chunk in read_lines(path):
+            for j, text in enumerate(chunk.lines.to_pylist()):
+                if chunk.first_line + j == 1 and text.startswith("\ufeff"):  # a byte-order mark starts the file
+                    text = text[1:]
+                line = text[:-1] if text.endswith("\n") else text
+                if line.endswith("\r"):
+                    line = line[:-1]
+                if not line.strip(_JAVA_WHITESPACE):
+                    continue
+                if skip_header:
+                    skip_header = False
+                    continue
+                counts.lines += 1
+                yield line + "\n"
+
+
+def _json_records(files: Sequence[str], counts: _LineCounts) -> Iterator[object]:
+    """Parsed JSON Lines (blank lines skipped; lines that do not parse are bad lines)."""
+    for index, path in enumerate(files):
+        for chunk in read_lines(path):
+            for j, text in enumerate(chunk.lines.to_pylist()):
+                if not text.strip():
+                    continue
+                counts.lines += 1
                 try:
-                    result = handler(record, user_log) if wants_logger else handler(record)
-                except Exception as exc:
-                    raise RuntimeError(f"{SCRIPT_ERROR_MARKER} {_one_line(exc)}") from None
-                for row in result if isinstance(result, list) else ([] if result is None else [result]):
-                    if not isinstance(row, dict):
-                        raise RuntimeError(f"{SCRIPT_ERROR_MARKER} preprocess_handler returned {type(row).__name__}, not a dict")
-                    rows.append(json.dumps({str(k): v for k, v in row.items()}, default=str))
-            yield pa.RecordBatch.from_pydict(
-                {"row": rows + [None] * bad, "bad": [False] * len(rows) + [True] * bad},
-                schema=pa.schema([("row", pa.string()), ("bad", pa.bool_())]),
-            )
-
-    return run
+                    yield json.loads(text.lstrip("\ufeff"))
+                except ValueError as exc:
+                    line = chunk.first_line + j
+                    counts.add_bad((index, line), f"line {line} of {path}: not JSON ({exc.msg})")
 
 
-def preprocessed_rows(spark, files: list[str], config, baseline_names: list[str]):
-    """Lines -> the user's rows -> a DataFrame of string columns (baseline order, then the rest sorted)."""
-    from pyspark.sql import functions as F
+# ------------------------------------------------------------------ records -> rows -> batches
+def _cell(value) -> str | None:
+    """A handler's value as column text: JSON text for numbers, booleans and nested values
+    (``1.5``, ``true``), the string itself, None for None and empty strings."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float, list, dict)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return str(value)
 
-    from .capture import check_bad_lines, sql_string
 
+def _handler(path: str) -> Callable[[object], object]:
+    handler = load_module(path, PREPROCESSOR, "preprocess_handler").preprocess_handler
+    if "logger" in inspect.signature(handler).parameters:
+        user_log = logging.getLogger("Preprocessing")
+        return lambda record: handler(record, user_log)
+    return handler
+
+
+def _rows(handler: Callable[[object], object], records: Iterator[object], path: str) -> Iterator[dict[str, str | None]]:
+    """The handler's rows, values as text."""
+    for record in records:
+        try:
+            result = handler(record)
+        except Exception as exc:  # the user's code: any error is theirs
+            raise InputError("SCRIPT_FAILED", which=PREPROCESSOR, path=path, reason=_one_line(exc)) from None
+        for row in result if isinstance(result, list) else ([] if result is None else [result]):
+            if not isinstance(row, dict):
+                raise InputError(
+                    "SCRIPT_FAILED", which=PREPROCESSOR, path=path,
+                    reason=f"preprocess_handler returned {type(row).__name__}, not a dict",
+                )
+            yield {str(k): _cell(v) for k, v in row.items()}
+
+
+@dataclass(frozen=True)
+class PreprocessedRows:
+    """The handler's rows as record batches of string columns (``names``: the baseline's
+    features that occur, in its order, then the other keys sorted)."""
+
+    names: tuple[str, ...]
+    batches: tuple[pa.RecordBatch, ...]
+    rows: int
+    lines: int
+    bad_lines: int
+
+
+def _batches(rows: list[dict[str, str | None]], names: Sequence[str]) -> tuple[pa.RecordBatch, ...]:
+    out = []
+    for start in range(0, len(rows), BATCH_ROWS):
+        part = rows[start: start + BATCH_ROWS]
+        if names:
+            arrays = [string_array([r.get(n) for r in part]) for n in names]
+            out.append(pa.RecordBatch.from_arrays(arrays, names=list(names)))
+        else:  # rows without keys still count
+            out.append(pa.RecordBatch.from_struct_array(pa.array([{}] * len(part), pa.struct([]))))
+    return tuple(out)
+
+
+def preprocess(files: Sequence[str], config, baseline_names: Sequence[str]) -> PreprocessedRows:
+    """Lines of ``files`` -> the user's ``preprocess_handler`` (in this process) -> rows.
+
+    Capture files are taken as given (the caller drops hours outside the window); capture lines
+    pass :func:`container.capture.screen` with the job's window. Bad lines count against
+    ``MMON_CAPTURE_MAX_BAD_FRACTION`` of the lines read.
+    """
     fmt = config.dataset_format
-    kind = "capture" if isinstance(fmt, CaptureFormat) else "json" if isinstance(fmt, JsonFormat) else "csv"
-    lines = spark.read.text(files)
-    if kind == "csv" and fmt.header:
-        # the header line of each file is not a record
-        header = lines.first()["value"] if files else None
-        lines = lines.where(F.col("value") != F.lit(header))
-    start = config.start_time.isoformat() if config.start_time else None
-    end = config.end_time.isoformat() if config.end_time else None
-    import os
+    path = config.record_preprocessor_script
+    counts = _LineCounts()
+    if isinstance(fmt, CaptureFormat):
+        records: Iterator[object] = _capture_records(files, CaptureRules.of(fmt, config.start_time, config.end_time), counts)
+    elif isinstance(fmt, JsonFormat):
+        records = _json_records(files, counts)
+    else:
+        records = _csv_records(files, fmt.header, counts)
+    rows = list(_rows(_handler(path), records, path))
+    keys = set().union(*rows) if rows else set()
+    names = tuple([n for n in baseline_names if n in keys] + sorted(keys - set(baseline_names)))
+    log.info("Preprocessor produced %d rows from %d lines; %d lines were not valid records", len(rows), counts.lines, counts.bad)
+    check_bad_lines(counts.bad, counts.lines, config.capture_max_bad_fraction, counts.example or "?")
+    return PreprocessedRows(names, _batches(rows, names), len(rows), counts.lines, counts.bad)
 
-    function = _batch_function(config.record_preprocessor_script, kind, start, end, dict(os.environ))
-    produced = lines.mapInArrow(function, "row string, bad boolean")
-    parsed = produced.select("bad", F.from_json("row", "map<string,string>").alias("m")).persist()
-    summary = parsed.agg(
-        F.count_if("bad"), F.count("m"), F.expr("array_distinct(flatten(collect_set(map_keys(m))))")
-    ).collect()[0]
-    bad, count, keys = int(summary[0]), int(summary[1]), set(summary[2] or ())
-    log.info("Preprocessor produced %d rows; %d lines were not valid records", count, bad)
-    check_bad_lines(bad, count + bad, config.capture_max_bad_fraction, "(lines before the preprocessor)")
-    names = [n for n in baseline_names if n in keys] + sorted(keys - set(baseline_names))
-    columns = [F.expr(f"nullif(try_element_at(m, '{sql_string(n)}'), '')").alias(n) for n in names]
-    return parsed.where(F.col("m").isNotNull()).select(*columns), count
+
+def preprocessed_files(config) -> list[str]:
+    """The files the preprocessor reads: capture files only in the window's hours."""
+    from .dataset import list_data_files
+
+    files = list_data_files(config.dataset_source)
+    if isinstance(config.dataset_format, CaptureFormat):
+        files = files_in_window(files, config.start_time, config.end_time)
+    return files
+
+
+def preprocessed_profile(config, baseline_names: Sequence[str], options, threads: int | None = None):
+    """Profile of the preprocessor's rows (an empty profile when it produced none)."""
+    from analyzer.profile import profile_batches
+
+    result = preprocess(preprocessed_files(config), config, baseline_names)
+    with ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
+        return profile_batches(result.batches, result.names, options, pool)

@@ -9,6 +9,7 @@ import pickle
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 from analyzer import DatasetProfile, ProfileOptions
 from analyzer.errors import InputError
@@ -24,16 +25,18 @@ _PARTIAL_SCHEMA = "pid long, state binary"
 
 
 def ship_engine(spark) -> None:
-    """Make the ``analyzer`` package importable on the executors (a zip on the Python path),
-    so that a cluster needs only Python with pyarrow, NumPy and the Python packages it uses."""
+    """Make this project's code (``analyzer``, and ``container`` for the capture decoder)
+    importable on the executors, a zip on their Python path: a cluster needs only Python with
+    pyarrow and NumPy."""
     import analyzer
 
-    package = Path(analyzer.__file__).parent
+    root = Path(analyzer.__file__).parent.parent
     folder = Path(tempfile.mkdtemp(prefix="mmon-engine-"))
-    archive = folder / "mmon_analyzer.zip"
+    archive = folder / "mmon_engine.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(package.rglob("*.py")):
-            zf.write(path, Path("analyzer") / path.relative_to(package))
+        for package in ("analyzer", "container"):
+            for path in sorted((root / package).rglob("*.py")):
+                zf.write(path, path.relative_to(root))
     spark.sparkContext.addPyFile(str(archive))
 
 
@@ -84,3 +87,62 @@ def profile_on_spark(spark, dataset: Dataset, options: ProfileOptions) -> Datase
     ship_engine(spark)
     df, malformed = _frame(spark, dataset)
     return profile_frame(spark, df, options, malformed)
+
+
+# ------------------------------------------------------------------ captured data
+def _capture_summaries(batches, rules) -> Iterator:
+    """Pass 1 on an executor: the merged summary of a partition's capture lines."""
+    import pyarrow as pa
+
+    from .capture import summarize
+
+    total = None
+    for batch in batches:
+        part = summarize(batch.column(0), rules)
+        total = part if total is None else total.merge(part)
+    yield pa.RecordBatch.from_pydict({"summary": [pickle.dumps(total)]}, schema=pa.schema([("summary", pa.binary())]))
+
+
+def _capture_profiles(batches, rules, columns, options) -> Iterator:
+    """Pass 2 on an executor: a partition's records, decoded, laid out and profiled."""
+    from .capture import decode, tabulate
+
+    def tables():
+        for batch in batches:
+            yield tabulate(decode(batch.column(0), rules)[1], columns)
+
+    yield from profile_partition(tables(), [c.name for c in columns], options)
+
+
+def profile_capture_on_spark(spark, source: str, fmt, baseline_names, start, end, max_bad_fraction: float,
+                             options: ProfileOptions) -> DatasetProfile:
+    """Captured data on Spark: the lines read by Spark, decoded by the executors twice (a summary
+    first, to lay out the columns as the local driver does; then the records, profiled)."""
+    from .capture import CaptureRules, check_summary, files_in_window, iso, layout, log_summary
+    from .dataset import list_data_files
+
+    files = files_in_window(list_data_files(source), start, end)
+    if not files:
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
+    ship_engine(spark)
+    rules = CaptureRules.of(fmt, start, end, baseline_names)
+    lines = spark.read.text(files)
+    summaries = [pickle.loads(r["summary"]) for r in lines.mapInArrow(
+        functools.partial(_capture_summaries, rules=rules), "summary binary").collect()]
+    summary = None
+    for part in summaries:  # partition order
+        if part is not None:
+            summary = part if summary is None else summary.merge(part)
+    if summary is None:
+        raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
+    log_summary(summary)
+    check_summary(summary, source, start, end, max_bad_fraction)
+    columns = layout(summary, baseline_names)
+    names = [c.name for c in columns]
+    function = functools.partial(_capture_profiles, rules=rules, columns=columns, options=options)
+    rows = lines.mapInArrow(function, _PARTIAL_SCHEMA).collect()
+    total = Profiler(names, options)
+    for row in rows:
+        total.merge(pickle.loads(row["state"]))
+    log.info("Merged %d partial profiles computed by %d executor processes", len(rows), len({r["pid"] for r in rows}))
+    return total.result()

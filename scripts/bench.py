@@ -138,8 +138,22 @@ def median_of(runs: int, cmd: list[str], env: dict | None = None) -> dict:
             "walls": [round(r[0], 2) for r in results]}
 
 
+OURS_PYTHON = sys.executable
+
+
+def runtime_python(work: Path) -> str:
+    """A virtual environment with the project as a user installs it (run-time dependencies
+    only: no pandas, which pyarrow imports whenever it is importable), made once per workdir."""
+    venv = work / "venv-runtime"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True)
+    return str(python)
+
+
 def ours_baseline(csv: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "container.cli", "baseline", str(csv), "--output", str(out)]
+    return [OURS_PYTHON, "-m", "container.cli", "baseline", str(csv), "--output", str(out)]
 
 
 DUCKDB = "import duckdb,sys; duckdb.sql(\"SUMMARIZE SELECT * FROM read_csv('\" + sys.argv[1] + \"')\").fetchall()"
@@ -166,9 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duckdb-python", help="Python with duckdb (default: this one)")
     parser.add_argument("--whylogs-python", help="Python with whylogs, e.g. a separate venv")
     parser.add_argument("--skip", nargs="*", default=[], choices=["W1", "W2", "W3", "housing", "duckdb", "whylogs"])
+    parser.add_argument("--ours-python", help="Python with the project installed (default: a run-time-only venv in the workdir)")
     args = parser.parse_args(argv)
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
+    global OURS_PYTHON
+    OURS_PYTHON = args.ours_python or runtime_python(work)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
@@ -202,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         results["W2"] = w2
     if "W3" not in args.skip:
         capture = make_capture(work / f"w3-capture-{args.records}", w1_csv, args.records)
-        cmd = [sys.executable, "-m", "container.cli", "monitor", str(capture), "--format", "capture",
+        cmd = [OURS_PYTHON, "-m", "container.cli", "monitor", str(capture), "--format", "capture",
                "--statistics", str(w1_out / "statistics.json"), "--constraints", str(w1_out / "constraints.json"),
                "--output", str(work / "w3-report")]
         w3 = median_of(args.runs, cmd, env)

@@ -12,7 +12,7 @@ def test_benchmark_smoke(tmp_path, capsys):
     out = tmp_path / "results.json"
     assert bench.main([
         "--rows", "3000", "--scale", "600", "3000", "--records", "600", "--runs", "1",
-        "--workdir", str(tmp_path), "--json", str(out), "--skip", "whylogs",
+        "--workdir", str(tmp_path), "--json", str(out), "--skip", "whylogs", "--ours-python", sys.executable,
     ]) == 0
     results = json.loads(out.read_text())
     w1 = results["W1"]

@@ -68,3 +68,34 @@ def test_baseline_on_the_cluster_equals_the_local_baseline(spark_cluster, tmp_pa
     ours, theirs = tmp_path / "cluster", tmp_path / "local"
     assert_same_statistics(read_json(ours / "statistics.json"), read_json(theirs / "statistics.json"))
     assert read_json(ours / "constraints.json") == read_json(theirs / "constraints.json")
+
+
+def test_capture_monitoring_on_the_cluster_equals_the_local_job(spark_cluster, tmp_path):
+    from tests.capture_tools import write_capture
+    from tests.e2e.test_monitoring_job import H11, WINDOW, make_frame, rows_to_records
+
+    make_frame(4000, seed=1).to_csv(tmp_path / "train.csv", index=False)
+    base = _mmon(["baseline", str(tmp_path / "train.csv"), "-o", str(tmp_path / "base")], dict(os.environ))
+    assert base.returncode == 0, base.stderr[-3000:]
+    frame = make_frame(3000, seed=5, shift=1.0)
+    frame.loc[frame.index % 30 == 0, "color"] = "purple"
+    write_capture(tmp_path / "capture", rows_to_records(frame, H11), lines_per_file=500)
+    common = ["monitor", str(tmp_path / "capture"), "--format", "capture",
+              "--statistics", str(tmp_path / "base" / "statistics.json"),
+              "--constraints", str(tmp_path / "base" / "constraints.json"),
+              "--start-time", WINDOW["start_time"], "--end-time", WINDOW["end_time"]]
+    local = _mmon([*common, "-o", str(tmp_path / "local")], dict(os.environ))
+    assert local.returncode == 0, local.stderr[-3000:]
+    remote = _mmon([*common, "-o", str(tmp_path / "cluster"), "--spark-master", spark_cluster.master_url],
+                   _cluster_env(spark_cluster))
+    assert remote.returncode == 0, remote.stderr[-3000:] + spark_cluster.logs()
+    merged = re.search(r"Merged (\d+) partial profiles computed by (\d+) executor processes", remote.stderr)
+    assert merged and int(merged.group(2)) >= 2, remote.stderr[-3000:]
+
+    def pairs(out: Path) -> list[tuple[str, str]]:
+        return [(v["feature_name"], v["constraint_check_type"]) for v in read_json(out / "constraint_violations.json")["violations"]]
+
+    assert pairs(tmp_path / "cluster") == pairs(tmp_path / "local")
+    assert ("color", "categorical_values_check") in pairs(tmp_path / "local")
+    assert_same_statistics(read_json(tmp_path / "cluster" / "statistics.json"), read_json(tmp_path / "local" / "statistics.json"))
+    assert remote.stdout.strip().splitlines()[-1] == local.stdout.strip().splitlines()[-1]

@@ -42,7 +42,7 @@ def baseline(tmp_path_factory):
     frame = make_frame(5000, seed=1)
     frame.to_csv(base / "train.csv", index=False)
     code = main({
-        "SAGEMAKER_BASE_DIR": str(base / "ml"), "output_path": str(base / "out"), "MMON_SPARK_MASTER": "local[2]",
+        "SAGEMAKER_BASE_DIR": str(base / "ml"), "output_path": str(base / "out"),
         "dataset_source": str(base / "train.csv"), "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
     })
     assert code == 0
@@ -62,7 +62,7 @@ def monitor(tmp_path: Path, baseline: Path, records: list, env: dict | None = No
     write_capture(capture, records)
     ml = tmp_path / "ml"
     params = {
-        "SAGEMAKER_BASE_DIR": str(ml), "output_path": str(tmp_path / "out"), "MMON_SPARK_MASTER": "local[2]",
+        "SAGEMAKER_BASE_DIR": str(ml), "output_path": str(tmp_path / "out"),
         "dataset_source": str(capture), "dataset_format": CAPTURE_FORMAT,
         "baseline_statistics": str(baseline / "statistics.json"), "baseline_constraints": str(baseline / "constraints.json"),
         **WINDOW, **(env or {}), **extra,
@@ -307,7 +307,7 @@ def test_marketplace_monitoring_reproduces_real_verdict(tmp_path):
     ref = REFERENCE / "marketplace"
     base = tmp_path / "baseline"
     assert main({
-        "SAGEMAKER_BASE_DIR": str(tmp_path / "ml0"), "output_path": str(base), "MMON_SPARK_MASTER": "local[2]",
+        "SAGEMAKER_BASE_DIR": str(tmp_path / "ml0"), "output_path": str(base),
         "dataset_source": str(ref / "baseline.csv"), "dataset_format": '{"csv": {"header": true}}',
     }) == 0
     lines = (ref / "data_quality_drift.csv").read_text().splitlines()
@@ -367,12 +367,12 @@ def _keyed_records(frame: pd.DataFrame, extra_key: str | None = None) -> list[di
 
 
 def test_json_object_payloads_fill_features_by_key(tmp_path, baseline, caplog):
-    """Keys that are feature names fill those features (one scan, no re-profiling)."""
+    """Keys that are feature names fill those features (no column beyond the baseline's)."""
     frame = fresh()
     with caplog.at_level("INFO"):
         code, message, pairs, out = monitor(tmp_path, baseline, _keyed_records(frame))
     assert code == 0 and pairs == [], message
-    assert "profiling them again" not in caplog.text
+    assert "beyond the baseline" not in caplog.text
     stats = {f["name"]: f for f in read_json(out / "statistics.json")["features"]}
     assert list(stats) == FEATURES
     assert stats["age"]["numerical_statistics"]["sum"] == float(frame["age"].sum())
@@ -380,13 +380,60 @@ def test_json_object_payloads_fill_features_by_key(tmp_path, baseline, caplog):
 
 
 def test_an_unknown_json_key_is_an_extra_column(tmp_path, baseline, caplog):
-    """A key outside the baseline is only known after the scan: the records are profiled again
-    with it as a column of its own, and the verdict names it."""
+    """A key outside the baseline is a column of its own after the baseline's features, and the
+    verdict names it."""
     frame = fresh()
     with caplog.at_level("INFO"):
         code, message, pairs, out = monitor(tmp_path, baseline, _keyed_records(frame, extra_key="zzz"))
-    assert "profiling them again" in caplog.text
+    assert "Capture columns beyond the baseline's features: zzz" in caplog.text
     assert pairs == [("zzz", "extra_column_check")], message
     stats = {f["name"]: f for f in read_json(out / "statistics.json")["features"]}
     assert list(stats) == FEATURES + ["zzz"]
     assert stats["zzz"]["string_statistics"]["common"]["num_present"] == len(frame) // 2
+
+
+def test_window_inside_an_hour_folder_without_records(tmp_path, baseline):
+    """The hour folder is read, but no record falls in the window: as SageMaker, the job fails."""
+    records = rows_to_records(fresh(50), H11, encodings=("CSV",))  # 11:00 to 11:58:48
+    _failed(*monitor(tmp_path, baseline, records, start_time="2024-03-05T11:59:00Z", end_time="2024-03-05T12:00:00Z"),
+            "[NO_CAPTURE_IN_WINDOW] No capture records found between 2024-03-05T11:59:00Z and 2024-03-05T12:00:00Z")
+    assert monitor(tmp_path / "again", baseline, records, start_time="2024-03-05T11:59:00Z",
+                   end_time="2024-03-05T12:00:00Z")[0] == 255
+
+
+def test_capture_lines_given_as_csv_are_refused(tmp_path, baseline):
+    """Capture lines read as CSV would be profiled as garbage columns: the job says what they are."""
+    capture = tmp_path / "capture"
+    write_capture(capture, rows_to_records(fresh(20), H11))
+    ml = tmp_path / "ml"
+    code = main({
+        "SAGEMAKER_BASE_DIR": str(ml), "output_path": str(tmp_path / "out"), "dataset_source": str(capture),
+        "dataset_format": '{"csv": {"header": false}}',
+        "baseline_statistics": str(baseline / "statistics.json"), "baseline_constraints": str(baseline / "constraints.json"),
+    })
+    message = (ml / "output" / "message").read_text()
+    assert code == 255 and message.startswith("Failed: [DATASET_IS_CAPTURE] Dataset ")
+    assert "use the sagemakerCaptureJson dataset_format (mmon: --format capture)" in message
+    assert not (tmp_path / "out" / "statistics.json").exists()
+
+
+def test_mmon_monitor_recognises_a_capture_folder(tmp_path, baseline, capsys):
+    """`mmon monitor capture/` without --format: the capture format, as with --format capture."""
+    from container import cli
+
+    capture = tmp_path / "capture"
+    frame = fresh(300)
+    frame.loc[frame.index % 10 == 0, "color"] = "purple"
+    write_capture(capture, rows_to_records(frame, H11))
+    common = [
+        "monitor", str(capture), "--statistics", str(baseline / "statistics.json"),
+        "--constraints", str(baseline / "constraints.json"), "--start-time", WINDOW["start_time"], "--end-time", WINDOW["end_time"],
+    ]
+    assert cli.main(common + ["--output", str(tmp_path / "a")]) == 0
+    assert cli.main(common + ["--format", "capture", "--output", str(tmp_path / "b")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == printed[1] and printed[0].startswith("CompletedWithViolations:")
+    violations = read_json(tmp_path / "a" / "constraint_violations.json")
+    assert violations == read_json(tmp_path / "b" / "constraint_violations.json")
+    assert ("color", "categorical_values_check") in [(v["feature_name"], v["constraint_check_type"]) for v in violations["violations"]]
+    assert read_json(tmp_path / "a" / "statistics.json")["dataset"]["item_count"] == 300

@@ -51,7 +51,7 @@ def keys(client, prefix: str) -> list[str]:
 
 def run(tmp_path: Path, **env) -> tuple[int, str]:
     ml = tmp_path / "ml"
-    code = main({"SAGEMAKER_BASE_DIR": str(ml), "MMON_SPARK_MASTER": "local[2]", **{k: str(v) for k, v in env.items()}})
+    code = main({"SAGEMAKER_BASE_DIR": str(ml), **{k: str(v) for k, v in env.items()}})
     return code, (ml / "output" / "message").read_text()
 
 

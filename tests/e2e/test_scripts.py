@@ -33,7 +33,7 @@ def postprocess_handler():
 
 def _env(tmp_path, **extra):
     return {"SAGEMAKER_BASE_DIR": str(tmp_path / "ml"), "output_path": str(tmp_path / "out"),
-            "MMON_SPARK_MASTER": "local[2]", "MY_TAG": "hello", **{k: str(v) for k, v in extra.items()}}
+            "MY_TAG": "hello", **{k: str(v) for k, v in extra.items()}}
 
 
 def _message(tmp_path):

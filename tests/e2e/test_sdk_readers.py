@@ -20,7 +20,7 @@ def baseline_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("sdk")
     out = base / "out"
     code = main({
-        "SAGEMAKER_BASE_DIR": str(base / "ml"), "output_path": str(out), "MMON_SPARK_MASTER": "local[2]",
+        "SAGEMAKER_BASE_DIR": str(base / "ml"), "output_path": str(out),
         "dataset_source": str(REFERENCE / "housing" / "housing.csv"),
         "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
     })

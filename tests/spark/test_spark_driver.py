@@ -35,3 +35,22 @@ def test_spark_driver_equals_local_driver_on_json_lines(spark, tmp_path):
     local = _run(tmp_path, "local", source, fmt)
     on_spark = _run(tmp_path, "spark", source, fmt, MMON_SPARK_MASTER="local[2]")
     assert_same_statistics(on_spark[0], local[0])
+
+
+def test_capture_monitoring_on_spark_equals_local(spark, tmp_path):
+    """Captured data decoded by the executors (a summary pass, then the records): the same
+    current statistics and the same violations as the local driver."""
+    from tests.e2e.test_monitoring_job import H11, make_frame, monitor, rows_to_records
+
+    base = tmp_path / "base"
+    base.mkdir()
+    make_frame(3000, seed=1).to_csv(base / "train.csv", index=False)
+    _run(tmp_path, "baseline", base / "train.csv", CSV_HEADER)
+    baseline = tmp_path / "baseline"
+    frame = make_frame(1500, seed=3, shift=1.0)
+    frame.loc[frame.index % 40 == 0, "color"] = "purple"
+    records = rows_to_records(frame, H11)
+    local = monitor(tmp_path / "local", baseline, records)
+    on_spark = monitor(tmp_path / "spark", baseline, records, env={"MMON_SPARK_MASTER": "local[2]"})
+    assert local[2] == on_spark[2] and local[2]  # the same violations, and some
+    assert_same_statistics(read_json(on_spark[3] / "statistics.json"), read_json(local[3] / "statistics.json"))
