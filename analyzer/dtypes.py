@@ -194,6 +194,56 @@ def classify_array(values) -> "np.ndarray":
     return codes
 
 
+def numeric_batch(values) -> "tuple[np.ndarray, np.ndarray] | None":
+    """(codes, doubles) when every value of ``values`` (a string array without nulls) is a
+    number in Deequ's sense that Arrow's parser reads as a finite double, else None.
+
+    One call to Arrow's correctly rounded parser, which accepts a little more than Deequ's
+    patterns (``.5``, ``5.``, ``5.e3``, ``inf``, ``nan``); those forms are looked for with
+    byte-level kernels, and a batch holding one is left to :func:`classify_array`.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> codes, numbers = numeric_batch(pa.array(["1.5", "+7", "2e3"]))
+    >>> codes.tolist(), numbers.tolist()
+    ([1, 2, 1], [1.5, 7.0, 2000.0])
+    >>> numeric_batch(pa.array(["1.5", "5."])) is None, numeric_batch(pa.array(["x"])) is None
+    (True, True)
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(values) == 0:
+        return None
+    try:
+        numbers = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(numbers).all():
+        return None
+    data = values.buffers()[2]
+    text = data.to_pybytes() if data is not None else b""  # the batch's bytes, for cheap searches
+    dots, exponents = b"." in text, b"e" in text or b"E" in text
+    marked = np.zeros(len(values), dtype=bool)
+    if dots:
+        for prefix in (".", "-.", "+."):
+            if pc.any(pc.starts_with(values, prefix)).as_py():
+                return None
+        if pc.any(pc.ends_with(values, ".")).as_py():
+            return None
+        marked |= pc.match_substring(values, ".").to_numpy(zero_copy_only=False)
+    if exponents:
+        if dots and (b".e" in text or b".E" in text):
+            for inner in (".e", ".E"):
+                if pc.any(pc.match_substring(values, inner)).as_py():
+                    return None
+        for marker in ("e", "E"):
+            marked |= pc.match_substring(values, marker).to_numpy(zero_copy_only=False)
+    return np.where(marked, CLASS_FRACTIONAL, CLASS_INTEGRAL).astype(np.int8), numbers
+
+
 def _plain_numbers(values) -> "tuple[np.ndarray, np.ndarray]":
     """(plain, dotted): which values are ``-?digits`` or ``-?digits.digits`` (every such value
     matches NUMBER_PATTERN, and is fractional exactly when it holds the dot)."""

@@ -366,7 +366,11 @@ class DistinctCounter:
         q = 64 - self.lg_k
         index = (hashes >> np.uint64(q)).astype(np.intp)
         rest = hashes & np.uint64((1 << q) - 1)
-        rank = (q + 1 - _bit_length(rest)).astype(np.uint8)
+        if q <= 53:  # the rest fits a double exactly: frexp's exponent is its bit length
+            bits = np.frexp(rest.astype(np.float64))[1]
+        else:
+            bits = _bit_length(rest)
+        rank = (q + 1 - bits).astype(np.uint8)
         # most hashes do not raise their register: keep only those that do
         raises = rank > registers[index]
         np.maximum.at(registers, index[raises], rank[raises])

@@ -28,6 +28,7 @@ from .dtypes import (
     CLASS_INTEGRAL,
     TypeCounts,
     classify_array,
+    numeric_batch,
     parse_numbers,
 )
 from .hll import DistinctCounter, hash_float64, hash_strings
@@ -121,6 +122,14 @@ def _reduce_text(array: pa.Array, exact_counts: bool) -> ColumnBatch:
             distinct = texts
     else:
         distinct = texts
+    fast = numeric_batch(distinct)
+    if fast is not None:  # every value a plain number: classes and doubles from one parse
+        classes, numbers = fast
+        totals = np.bincount(classes, weights=weights, minlength=5).astype(np.int64)
+        return ColumnBatch(
+            non_null=int(totals.sum()), fractional=int(totals[CLASS_FRACTIONAL]), integral=int(totals[CLASS_INTEGRAL]),
+            boolean=0, numbers=numbers, number_weights=weights, others=_EMPTY_STRINGS, counts=counts, texts=texts,
+        )
     classes = classify_array(distinct)
     totals = np.bincount(classes, weights=weights, minlength=5).astype(np.int64)
     numeric = (classes == CLASS_FRACTIONAL) | (classes == CLASS_INTEGRAL)

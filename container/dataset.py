@@ -35,6 +35,7 @@ from analyzer import DatasetProfile, ProfileOptions
 from analyzer.errors import InputError
 from analyzer.profile import Profiler
 
+from . import storage
 from .config import CsvFormat, JsonFormat, ParquetFormat
 from .progress import Progress
 
@@ -65,9 +66,12 @@ class Dataset:
     files: tuple[str, ...]
     fmt: object
     names: tuple[str, ...]
+    sizes: tuple[int, ...] | None = None  # bytes of each file, from the listing (S3 objects have no local size)
 
     @property
     def total_bytes(self) -> int:
+        if self.sizes is not None:
+            return sum(self.sizes)
         return sum(os.path.getsize(f) for f in self.files)
 
     def renamed(self, names: "list[str] | tuple[str, ...]") -> "Dataset":
@@ -88,6 +92,8 @@ class Dataset:
         """The local driver: every batch profiled in order, columns in parallel on ``threads``
         threads, while a reader thread parses the next batches."""
         use_system_allocator()
+        log.info("Profiling %d columns of %s (%s in %d files)", len(self.names), self.source,
+                 _megabytes(self.total_bytes), len(self.files))
         profiler = Profiler(self.names, options)
         with Progress(self.total_bytes, f"Profiling {self.source}") as progress, \
                 ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
@@ -98,6 +104,10 @@ class Dataset:
                 profiler.update(batch.data, pool, batch.malformed_rows, batch.undecodable_values)
                 progress.advance(rows=batch.data.num_rows)
         return profiler.result()
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
 
 
 def use_system_allocator() -> None:
@@ -151,23 +161,70 @@ def read_ahead(items: Iterator, depth: int = 2) -> Iterator:
 
 # ------------------------------------------------------------------ files
 def list_data_files(source: str) -> list[str]:
-    """A file, or every data file under a directory (recursively), sorted; hidden files
-    (``.name``), Spark/Hadoop markers (``_SUCCESS``) and checksum files are skipped."""
-    root = Path(source)
-    if not root.exists():
-        raise InputError("DATASET_SOURCE_MISSING", source=source)
-    if root.is_file():
-        return [str(root)]
-    files = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).parts
-        if any(part.startswith((".", "_")) for part in rel) or path.suffix == ".crc":
-            continue
-        if path.is_file():
-            files.append(str(path))
-    if not files:
+    """A file, or every data file under a directory (recursively, following symbolic links),
+    sorted; hidden files (``.name``), Spark/Hadoop markers (``_SUCCESS``) and checksum files are
+    skipped. ``source`` may be an ``s3://bucket/prefix`` URI (an object, or the objects under the
+    prefix as a folder): the files are then ``s3://`` URIs, read by streaming them."""
+    return list(data_file_sizes(source))
+
+
+def _skipped(rel: str) -> bool:
+    """Hidden parts (``.name``), Spark/Hadoop markers (``_SUCCESS``, ``_temporary/``), checksums."""
+    return any(part.startswith((".", "_")) for part in rel.split("/")) or Path(rel).suffix == ".crc"
+
+
+def data_file_sizes(source: str) -> dict[str, int]:
+    """``list_data_files`` with each file's size in bytes (from the listing for S3)."""
+    if storage.is_s3(source):
+        found = storage.list_objects(source, _skipped)
+        if found is None:
+            raise InputError("DATASET_SOURCE_MISSING", source=source)
+    else:
+        root = Path(source)
+        if not root.exists():
+            raise InputError("DATASET_SOURCE_MISSING", source=source)
+        if root.is_file():
+            return {str(root): root.stat().st_size}
+        found = {str(path): size for path, size in sorted(_walk(root))}
+    if not found:
         raise InputError("DATASET_NO_FILES", source=source)
-    return files
+    return found
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, int]]:
+    """Files under ``root`` (not hidden, not markers, not checksums) and their sizes. Symbolic
+    links to folders are followed (``Path.rglob`` does not), except a link back to a folder it
+    is already inside (a loop)."""
+    stack = [(root, frozenset({_identity(root)}))]
+    while stack:
+        folder, inside = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith((".", "_")):
+                    continue
+                try:
+                    if entry.is_dir():
+                        identity = _identity(Path(entry.path))
+                        if identity in inside:
+                            log.warning("Skipping %s: a link to a folder that holds it", entry.path)
+                        else:
+                            stack.append((Path(entry.path), inside | {identity}))
+                    elif entry.is_file() and Path(entry.name).suffix != ".crc":
+                        yield Path(entry.path), entry.stat().st_size
+                except OSError:  # a link to nothing (or a file removed meanwhile): not a data file
+                    continue
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    info = folder.stat()
+    return info.st_dev, info.st_ino
+
+
+def log_streaming(source: str, sizes) -> None:
+    """Say once what a job reads from S3 (nothing is copied to disk first)."""
+    if storage.is_s3(source):
+        sizes = list(sizes)
+        log.info("Reading %d objects (%.1f MB) from %s", len(sizes), sum(sizes) / 1e6, source)
 
 
 _CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
@@ -175,14 +232,18 @@ _CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 
 def open_stream(path: str):
     """(stream of the file's decompressed bytes, the raw file whose position is the bytes read
-    from disk). Compression by suffix: gz, bz2 and zstd through pyarrow, xz through Python."""
+    from disk, or from S3). Compression by suffix: gz, bz2 and zstd through pyarrow, xz through
+    Python. An ``s3://`` object is streamed from its GET, never written to disk."""
     suffix = Path(path).suffix.lower()
     if suffix in _UNSUPPORTED_COMPRESSION:
         raise InputError("DATASET_UNREADABLE", what=f"file {path}", reason=f"{suffix} compression is not supported (gz, bz2, zst, xz are)")
-    try:
-        raw = pa.OSFile(path)
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
+    if storage.is_s3(path):
+        raw = pa.PythonFile(storage.open_object(path), mode="r")
+    else:
+        try:
+            raw = pa.OSFile(path)
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
     if suffix == ".xz":
         return lzma.LZMAFile(raw), raw
     codec = _CODECS.get(suffix)
@@ -469,14 +530,31 @@ def _json_names(files: list[str], fmt: JsonFormat) -> list[str]:
 
 
 # ------------------------------------------------------------------ Parquet
-def _check_parquet(path: str) -> None:
+def _open_parquet(path: str):
+    """What pyarrow's Parquet reader reads: a local path as it is; an S3 object opened through
+    pyarrow's own S3 client (``pyarrow.fs.S3FileSystem``: random access by ranged GETs, the
+    footer first, then the column chunks), so Parquet on S3 is not downloaded either."""
+    if not storage.is_s3(path):
+        return path
+    filesystem, inner = storage.arrow_filesystem(path)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - 4))
-            tail = fh.read(4)
+        return filesystem.open_input_file(inner)
+    except OSError as exc:
+        raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
+
+
+def _check_parquet(path: str, source=None) -> None:
+    try:
+        if source is not None and not isinstance(source, str):  # an S3 object (random access)
+            size = source.size()
+            head, tail = source.read_at(4, 0), source.read_at(4, max(0, size - 4))
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(max(0, size - 4))
+                tail = fh.read(4)
     except OSError as exc:
         raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=str(exc)) from None
     if size < 12 or head != b"PAR1" or tail != b"PAR1":
@@ -490,34 +568,44 @@ def _parquet_names(files: list[str]) -> list[str]:
 
     names: dict[str, None] = {}
     for path in files:
-        _check_parquet(path)
+        source = _open_parquet(path)
         try:
-            names.update(dict.fromkeys(pq.read_schema(path).names))
+            _check_parquet(path, source)
+            names.update(dict.fromkeys(pq.read_schema(source).names))
         except (pa.ArrowException, OSError) as exc:
             raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
+        finally:
+            if not isinstance(source, str):
+                source.close()
     return list(names)
 
 
 def _parquet_batches(path: str, names: tuple[str, ...], progress: Progress | None) -> Iterator[Batch]:
     import pyarrow.parquet as pq
 
+    source = _open_parquet(path)
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(source)
         rows = max(parquet.metadata.num_rows, 1)
-        size = os.path.getsize(path)
+        size = os.path.getsize(path) if isinstance(source, str) else source.size()
         for data in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=False):
             if progress is not None:
                 progress.advance(nbytes=size * data.num_rows // rows)
             yield Batch(data)
     except (pa.ArrowException, OSError) as exc:
         raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
+    finally:
+        if not isinstance(source, str):
+            source.close()
 
 
 # ------------------------------------------------------------------ entry point
 def read_dataset(source: str, fmt) -> Dataset:
     """The files under ``source`` and the names of their columns (no data is read yet)."""
-    files = list_data_files(source)
+    sizes = data_file_sizes(source)
+    files = list(sizes)
     log.info("Files to process: %d under %s", len(files), source)
+    log_streaming(source, sizes.values())
     if isinstance(fmt, CsvFormat):
         names = csv_columns(files, fmt)
     elif isinstance(fmt, JsonFormat):
@@ -528,7 +616,7 @@ def read_dataset(source: str, fmt) -> Dataset:
         raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
     if not names:
         raise InputError("DATASET_EMPTY", source=source, detail=" (no columns: header only or empty files)")
-    return Dataset(source, tuple(files), fmt, tuple(names))
+    return Dataset(source, tuple(files), fmt, tuple(names), tuple(sizes.values()))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -84,6 +84,7 @@ def profile_frame(spark, df, options: ProfileOptions, malformed_column: str | No
 
 
 def profile_on_spark(spark, dataset: Dataset, options: ProfileOptions) -> DatasetProfile:
+    log.info("Profiling %d columns of %s on Spark (%d files)", len(dataset.names), dataset.source, len(dataset.files))
     ship_engine(spark)
     df, malformed = _frame(spark, dataset)
     return profile_frame(spark, df, options, malformed)

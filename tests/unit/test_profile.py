@@ -308,3 +308,41 @@ def test_pickled_profiler_merges_as_the_original():
     profiler.update(_batches(frame, 1)[0])
     copy = pickle.loads(pickle.dumps(profiler))
     assert copy.result() == profiler.result()
+
+
+def test_numeric_batch_shortcut_agrees_with_the_classifier_value_by_value():
+    """The one-parse shortcut for all-number batches: when it accepts a batch, every class and
+    double equals the classifier's and the correctly rounded parse; batches holding a form
+    Deequ rejects but Arrow reads (``.5``, ``5.``, ``5.e3``, ``inf``) are refused."""
+    import struct
+
+    from analyzer.dtypes import classify, numeric_batch
+
+    rng = np.random.default_rng(23)
+
+    def number() -> str:
+        text = str(rng.choice(["", "-", "+"])) + str(int(rng.integers(0, 10 ** int(rng.integers(1, 8))))).zfill(int(rng.integers(1, 4)))
+        if rng.random() < 0.5:
+            text += "." + str(int(rng.integers(0, 10**6)))
+        if rng.random() < 0.2:
+            text += str(rng.choice(["e", "E", "e-", "E+"])) + str(int(rng.integers(0, 300)))
+        if rng.random() < 0.03:  # forms Arrow reads and Deequ does not
+            text = str(rng.choice([".5", "5.", "5.e3", "inf", "nan", "1e999", "-.5"]))
+        return text
+
+    values = [number() for _ in range(20_000)]
+    codes = {"Fractional": 1, "Integral": 2}
+    accepted = 0
+    for start in range(0, len(values), 4):
+        batch = values[start : start + 4]
+        result = numeric_batch(pa.array(batch))
+        if result is None:
+            continue
+        accepted += 1
+        got_codes, got_numbers = result
+        for v, c, x in zip(batch, got_codes.tolist(), got_numbers.tolist()):
+            assert codes.get(classify(v).value) == c, v
+            assert struct.pack("<d", x) == struct.pack("<d", float(v)), v
+    assert accepted > 200  # the corpus reaches the shortcut often enough to mean something
+    for odd in ([".5"], ["5."], ["5.e3"], ["inf"], ["1e999"], ["-.5"], ["+.5"]):
+        assert numeric_batch(pa.array(odd)) is None, odd
