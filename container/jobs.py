@@ -38,8 +38,14 @@ class Drivers:
     @property
     def spark(self):
         if self._spark is None:
-            from pyspark import SparkContext
-            from pyspark.sql import SparkSession
+            try:
+                from pyspark import SparkContext
+                from pyspark.sql import SparkSession
+            except ImportError:
+                raise InputError(
+                    "ENV_INVALID", name=params.SPARK_MASTER, value=self.config.spark_master,
+                    reason="PySpark is not installed (pip install 'mmon-analyzer[spark]'; Java 17 too)",
+                ) from None
 
             from .session import build_session
 

@@ -25,8 +25,8 @@ PROC = "/opt/ml/processing"
 def run_job(tmp: Path, env: dict, mounts: dict[Path, str], timeout: int = 300) -> tuple[int, str, Path, str]:
     """Start the image as a processing job, wait for it, return (exit code, message, output dir, logs)."""
     out, ml_output = tmp / "output", tmp / "ml-output"
-    out.mkdir(exist_ok=True)
-    ml_output.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    ml_output.mkdir(parents=True, exist_ok=True)
     container = DockerContainer(IMAGE)
     for key, value in env.items():
         container = container.with_env(key, value)
@@ -197,7 +197,8 @@ def preprocess_handler(inference_record):
 
 
 def test_preprocessor_script_runs_in_the_image(docker_client, tmp_path):
-    """A record_preprocessor_script needs nothing that the image lacks (pandas is not in it)."""
+    """A record_preprocessor_script runs in the image (in the job's process; the preprocessor
+    path needs no package beyond the run-time dependencies, tests/unit/test_preprocessor.py)."""
     from datetime import datetime, timezone
 
     capture = tmp_path / "endpoint"
@@ -217,8 +218,3 @@ def test_preprocessor_script_runs_in_the_image(docker_client, tmp_path):
     stats = read_json(out / "statistics.json")
     assert stats["dataset"]["item_count"] == 50
     assert [f["name"] for f in stats["features"]] == ["prediction", "x0", "x1"]
-    no_pandas = docker_client.containers.run(IMAGE, entrypoint=["python", "-c", "import pandas"], remove=False, detach=True)
-    try:
-        assert no_pandas.wait(timeout=60)["StatusCode"] != 0  # the image does not carry pandas
-    finally:
-        no_pandas.remove(force=True)

@@ -68,3 +68,26 @@ def test_a_local_job_succeeds_where_java_cannot_start(tmp_path):
     assert "Completed: Job completed successfully" in proc.stdout
     assert subprocess.run(["java", "-version"], env=env, capture_output=True).returncode != 0
     assert (out / "statistics.json").exists() and (out / "constraints.json").exists()
+
+
+def test_two_monitoring_runs_on_the_same_capture_give_byte_identical_reports(tmp_path):
+    from tests.capture_tools import write_capture
+    from tests.e2e.test_monitoring_job import CAPTURE_FORMAT, H11, WINDOW, make_frame, rows_to_records
+
+    make_frame(5000, seed=1).to_csv(tmp_path / "train.csv", index=False)
+    base = tmp_path / "base"
+    assert main({"SAGEMAKER_BASE_DIR": str(tmp_path / "mlb"), "output_path": str(base),
+                 "dataset_source": str(tmp_path / "train.csv"), "dataset_format": CSV_HEADER}) == 0
+    frame = make_frame(12_000, seed=9, shift=0.5)
+    write_capture(tmp_path / "capture", rows_to_records(frame, H11), lines_per_file=1500)
+    reports = []
+    for run, threads in enumerate(("1", "2", "3")):
+        out = tmp_path / f"out{run}"
+        env = {"SAGEMAKER_BASE_DIR": str(tmp_path / f"ml{run}"), "output_path": str(out), "MMON_THREADS": threads,
+               "dataset_source": str(tmp_path / "capture"), "dataset_format": CAPTURE_FORMAT,
+               "baseline_statistics": str(base / "statistics.json"), "baseline_constraints": str(base / "constraints.json"),
+               **WINDOW}
+        assert main(env) == 0
+        reports.append(((out / "statistics.json").read_bytes(), (out / "constraint_violations.json").read_bytes()))
+    assert b"baseline_drift_check" in reports[0][1]
+    assert reports[0] == reports[1] == reports[2]
