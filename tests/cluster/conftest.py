@@ -42,10 +42,6 @@ WORKERS = 2
 T = TypeVar("T")
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "cluster: starts a Spark standalone cluster (needs Java; starts JVM processes)")
-
-
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 

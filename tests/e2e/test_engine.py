@@ -69,6 +69,25 @@ def test_a_local_job_succeeds_where_java_cannot_start(tmp_path):
     assert subprocess.run(["java", "-version"], env=env, capture_output=True).returncode != 0
     assert (out / "statistics.json").exists() and (out / "constraints.json").exists()
 
+    # and a monitoring job on captured data, the same way
+    from datetime import datetime, timezone
+
+    from tests.capture_tools import record, times, write_capture
+
+    housing = pd.read_csv(ROOT / "sample" / "housing.csv", dtype=str)
+    start = datetime(2024, 3, 5, 11, tzinfo=timezone.utc)
+    rows = [list(r) for r in housing.itertuples(index=False)]
+    write_capture(tmp_path / "capture", [record(r[:-1], [r[-1]], t) for r, t in zip(rows, times(start, len(rows)))])
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "monitor", str(tmp_path / "capture"), "--format", "capture",
+         "--statistics", str(out / "statistics.json"), "--constraints", str(out / "constraints.json"),
+         "--start-time", "2024-03-05T11:00:00Z", "--end-time", "2024-03-05T12:00:00Z", "--output", str(tmp_path / "report")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("Completed")
+    assert (tmp_path / "report" / "constraint_violations.json").exists()
+
 
 def test_two_monitoring_runs_on_the_same_capture_give_byte_identical_reports(tmp_path):
     from tests.capture_tools import write_capture
