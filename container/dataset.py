@@ -41,7 +41,7 @@ from .progress import Progress
 
 log = logging.getLogger(__name__)
 
-BLOCK_SIZE = 8 << 20  # bytes of CSV / JSON per record batch
+BLOCK_SIZE = 4 << 20  # bytes of CSV / JSON per record batch
 PARQUET_BATCH_ROWS = 128 * 1024
 
 _JAVA_WHITESPACE = "".join(map(chr, range(33)))
