@@ -264,8 +264,14 @@ class LineChunk(NamedTuple):
 
 
 def _open(path: str):
+    """A capture file's bytes, decompressed by suffix; an ``s3://`` object is streamed from S3."""
+    from . import storage
+
     suffix = Path(path).suffix.lower()
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block (or the wrapper's)
+    if storage.is_s3(path):
+        raw = storage.open_object(path)
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block (or the wrapper's)
     opener = _OPENERS.get(suffix)
     return opener(fileobj=raw) if opener is gzip.GzipFile else opener(raw) if opener else raw
 
@@ -1231,13 +1237,15 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
     """
     from analyzer.profile import profile_batches  # the decoder itself does not need the profiler
 
-    from .dataset import list_data_files
+    from .dataset import data_file_sizes, log_streaming
 
-    all_files = list_data_files(source)
+    sizes = data_file_sizes(source)
+    all_files = list(sizes)
     files = files_in_window(all_files, start, end)
     log.info("Capture files: %d under %s, %d in the hours of the window", len(all_files), source, len(files))
     if not files:
         raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
+    log_streaming(source, (sizes[f] for f in files))
     rules = CaptureRules.of(fmt, start, end, baseline_names)
     summary, parts = decode_files(files, rules, threads=threads)
     log_summary(summary)

@@ -279,11 +279,13 @@ def preprocess(files: Sequence[str], config, baseline_names: Sequence[str]) -> P
 
 def preprocessed_files(config) -> list[str]:
     """The files the preprocessor reads: capture files only in the window's hours."""
-    from .dataset import list_data_files
+    from .dataset import data_file_sizes, log_streaming
 
-    files = list_data_files(config.dataset_source)
+    sizes = data_file_sizes(config.dataset_source)
+    files = list(sizes)
     if isinstance(config.dataset_format, CaptureFormat):
         files = files_in_window(files, config.start_time, config.end_time)
+    log_streaming(config.dataset_source, (sizes[f] for f in files))
     return files
 
 

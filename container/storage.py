@@ -1,4 +1,5 @@
-"""S3 locations outside SageMaker: inputs fetched before the job, outputs uploaded after it.
+"""S3 locations outside SageMaker: datasets streamed by the readers, baselines and scripts
+fetched before the job, outputs uploaded after it.
 
 Inside SageMaker the platform copies S3 to local paths; elsewhere (docker run, cron, Airflow,
 Kubernetes) any of ``dataset_source``, ``baseline_statistics``, ``baseline_constraints``,
@@ -8,7 +9,9 @@ chain applies, and ``AWS_ENDPOINT_URL`` points it at an S3-compatible store.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -82,6 +85,156 @@ def download_tree(uri: str, dest: Path, keep: Callable[[str], bool] = lambda key
     return paths
 
 
+_READ_CLIENTS: dict = {}
+_S3_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID")
+
+
+def _read_client():
+    """One client for a job's listings and reads (boto3 clients are thread-safe), not one per
+    object; a new one when the S3 settings in the environment change."""
+    key = tuple(os.environ.get(name) for name in _S3_SETTINGS)
+    client = _READ_CLIENTS.get(key)
+    if client is None:
+        client = _READ_CLIENTS[key] = _client()
+    return client
+
+
+def list_objects(uri: str, skip: Callable[[str], bool] = lambda rel: False) -> dict[str, int] | None:
+    """The objects a dataset URI names, as ``{s3 URI: size}`` sorted by path parts (as local
+    files are): the object itself when the URI names one, else every object under the URI taken
+    as a folder (``prefix/``), listed page by page; folder markers (keys ending with ``/``) and
+    those whose path relative to the folder ``skip`` rejects are left out. None when nothing
+    exists at the URI (neither an object nor a folder)."""
+    bucket, key = _split(uri)
+    folder = key if not key or key.endswith("/") else key + "/"
+    client = _read_client()
+    found: dict[str, int] = {}
+    listed = 0
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+            for obj in page.get("Contents", []):
+                listed += 1
+                rel = obj["Key"][len(folder):]
+                if rel and not rel.endswith("/") and not skip(rel):
+                    found[f"s3://{bucket}/{obj['Key']}"] = int(obj["Size"])
+    except Exception as exc:
+        raise _error(exc, uri, "listing") from None
+    if not listed and folder != key:  # not a folder: perhaps one object
+        try:
+            head = client.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                return None
+            raise _error(exc, uri, "listing") from None
+        return {f"s3://{bucket}/{key}": int(head["ContentLength"])}
+    if not listed:
+        return None
+    return dict(sorted(found.items(), key=lambda item: item[0].split("/")))
+
+
+READ_RETRIES = 3
+READ_BUFFER = 1 << 20
+
+
+class _ObjectReader(io.RawIOBase):
+    """One object's bytes, streamed from a GET (nothing is written to disk). A connection that
+    breaks mid-stream is resumed where it stopped (a ranged GET of the same ETag), up to
+    ``READ_RETRIES`` times. ``tell()`` is the number of bytes read."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self.uri = uri
+        self._bucket, self._key = _split(uri)
+        self._client = _read_client()
+        self._etag: str | None = None
+        self._position = 0
+        self._body = None
+        self._body = self._get()
+
+    def _get(self):
+        args = {"Bucket": self._bucket, "Key": self._key}
+        if self._position:
+            args.update(Range=f"bytes={self._position}-", IfMatch=self._etag or "*")
+        try:
+            response = self._client.get_object(**args)
+        except Exception as exc:
+            raise _error(exc, self.uri, "read") from None
+        self._etag = self._etag or response.get("ETag")
+        return response["Body"]
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        from botocore.exceptions import BotoCoreError
+        from urllib3.exceptions import HTTPError
+
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                data = self._body.read(len(buffer))
+                break
+            except (BotoCoreError, HTTPError, OSError) as exc:
+                if attempt == READ_RETRIES:
+                    raise _error(exc, self.uri, "read") from None
+                log.warning("Reading %s broke off at byte %d (%s); resuming", self.uri, self._position, type(exc).__name__)
+                self._body.close()
+                self._body = self._get()
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def readall(self) -> bytes:
+        chunks = []
+        while chunk := self.read(8 * READ_BUFFER):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        if not self.closed and self._body is not None:
+            self._body.close()
+        super().close()
+
+
+def open_object(uri: str) -> io.BufferedReader:
+    """An object's bytes as a binary file (read-only, not seekable) streamed from S3."""
+    return io.BufferedReader(_ObjectReader(uri), READ_BUFFER)
+
+
+def arrow_filesystem(uri: str):
+    """pyarrow's own S3 client (``pyarrow.fs.S3FileSystem``), configured as boto3 is here: the
+    endpoint (``AWS_ENDPOINT_URL``), the bucket's region and boto3's current credentials. Parquet
+    needs random access (the footer first, then column chunks by range); this reads those
+    ranges straight from S3. Returns (filesystem, path inside it)."""
+    from urllib.parse import urlsplit
+
+    import boto3
+    from pyarrow import fs as pafs
+
+    bucket, key = _split(uri)
+    client = _read_client()
+    options: dict = {}
+    endpoint = urlsplit(client.meta.endpoint_url or "")
+    if endpoint.hostname and not endpoint.hostname.endswith(("amazonaws.com", "amazonaws.com.cn")):
+        options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "https")
+    region = client.meta.region_name
+    try:
+        headers = client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+        region = headers.get("x-amz-bucket-region") or region
+    except Exception as exc:
+        raise _error(exc, uri, "read") from None
+    credentials = (boto3.DEFAULT_SESSION or boto3.session.Session()).get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        options.update(access_key=frozen.access_key, secret_key=frozen.secret_key, session_token=frozen.token)
+    else:
+        options.update(anonymous=True)
+    return pafs.S3FileSystem(region=region or "us-east-1", **options), f"{bucket}/{key}"
+
+
 def download_file(uri: str, dest: Path) -> Path:
     bucket, key = _split(uri)
     target = dest / Path(key).name
@@ -131,15 +284,23 @@ def upload_all(files: list[Path], uri: str) -> list[str]:
 
 
 def localize(config, staging: Path):
-    """Fetch S3 inputs into ``staging`` and return (config with local paths, S3 output URI or None)."""
+    """Fetch the small S3 inputs (baselines, scripts; the dataset only for Spark jobs) into
+    ``staging`` and return (config with local paths, S3 output URI or None)."""
     from .capture import files_in_window
     from .config import CaptureFormat
 
     changes = {}
-    if is_s3(config.dataset_source):
-        keep = lambda key: True  # noqa: E731
-        if isinstance(config.dataset_format, CaptureFormat):
-            keep = lambda key: bool(files_in_window([key], config.start_time, config.end_time))  # noqa: E731
+    # The dataset stays on S3: the local driver's readers stream it (dataset.open_stream, Parquet
+    # through pyarrow's S3 client, capture.read_lines). Spark jobs read files by path with Spark's
+    # own readers, so for them the dataset is still fetched here first.
+    if is_s3(config.dataset_source) and config.spark_master:
+        key = _split(config.dataset_source)[1]
+        folder = key if not key or key.endswith("/") else key + "/"
+        capture = isinstance(config.dataset_format, CaptureFormat)
+
+        def keep(name: str) -> bool:  # the URI's object, or the objects under it as a folder (as list_objects)
+            in_window = not capture or bool(files_in_window([name], config.start_time, config.end_time))
+            return (name == key or name.startswith(folder)) and in_window
         dest = staging / "dataset"
         dest.mkdir(parents=True)
         download_tree(config.dataset_source, dest, keep)
