@@ -1166,18 +1166,25 @@ def decode_files(files: Sequence[str], rules: CaptureRules, chunk_bytes: int = C
                  threads: int | None = None) -> tuple[CaptureSummary, list[Records]]:
     """Decode capture files (chunks in parallel); the records come back in file and line order."""
 
+    summary, parts = CaptureSummary(), []
+    for part_summary, records in iter_decoded(files, rules, chunk_bytes, threads):
+        summary = summary.merge(part_summary)
+        if len(records):
+            parts.append(records)
+    return summary, parts
+
+
+def iter_decoded(files: Sequence[str], rules: CaptureRules, chunk_bytes: int = CHUNK_BYTES,
+                 threads: int | None = None) -> Iterator[tuple[CaptureSummary, Records]]:
+    """The chunks of capture files decoded in parallel, yielded in file and line order."""
+
     def one(task: tuple[int, str, LineChunk]) -> tuple[CaptureSummary, Records]:
         index, path, chunk = task
         return decode(chunk.lines, rules, Origin(path, index, chunk.first_line))
 
     tasks = ((i, path, chunk) for i, path in enumerate(files) for chunk in read_lines(path, chunk_bytes))
-    summary, parts = CaptureSummary(), []
     with ThreadPoolExecutor(max(1, min(threads or os.cpu_count() or 2, 4)), thread_name_prefix="mmon-capture") as pool:
-        for part_summary, records in _ordered_map(pool, one, tasks, window=2 * (threads or os.cpu_count() or 2)):
-            summary = summary.merge(part_summary)
-            if len(records):
-                parts.append(records)
-    return summary, parts
+        yield from _ordered_map(pool, one, tasks, window=2 * (threads or os.cpu_count() or 2))
 
 
 def _ordered_map(pool: ThreadPoolExecutor, function, items: Iterable, window: int) -> Iterator:
@@ -1235,7 +1242,7 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
     the columns are laid out from the merged summary (the widest record, the JSON keys), then
     the records are tabulated and profiled in file and line order.
     """
-    from analyzer.profile import profile_batches  # the decoder itself does not need the profiler
+    from analyzer.profile import Profiler, profile_batches  # the decoder itself does not need the profiler
 
     from .dataset import data_file_sizes, log_streaming
 
@@ -1247,19 +1254,33 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
         raise InputError("NO_CAPTURE_IN_WINDOW", start=iso(start), end=iso(end), source=source)
     log_streaming(source, (sizes[f] for f in files))
     rules = CaptureRules.of(fmt, start, end, baseline_names)
-    summary, parts = decode_files(files, rules, threads=threads)
-    log_summary(summary)
-    check_summary(summary, source, start, end, max_bad_fraction)
-    columns = layout(summary, baseline_names)
-    extra = [c.name for c in columns if c.name not in set(baseline_names)]
-    if extra:
-        log.info("Capture columns beyond the baseline's features: %s", ", ".join(extra))
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        while parts:  # each part is released once profiled
-            yield tabulate(parts.pop(0), columns)
-
+    # The usual capture has the baseline's layout: its records are profiled in that layout as
+    # they are decoded. Only when the records turn out wider, or keyed by other names, are the
+    # kept records profiled again in the layout they have.
+    assumed = tuple(LayoutColumn(name, i, True) for i, name in enumerate(baseline_names))
+    summary, parts = CaptureSummary(), []
     with ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
+        early = Profiler([c.name for c in assumed], options) if assumed else None
+        for part_summary, records in iter_decoded(files, rules, threads=threads):
+            summary = summary.merge(part_summary)
+            if len(records):
+                parts.append(records)
+                if early is not None:
+                    early.update(tabulate(records, assumed), pool)
+        log_summary(summary)
+        check_summary(summary, source, start, end, max_bad_fraction)
+        columns = layout(summary, baseline_names)
+        extra = [c.name for c in columns if c.name not in set(baseline_names)]
+        if extra:
+            log.info("Capture columns beyond the baseline's features: %s", ", ".join(extra))
+        position = {name: i for i, name in enumerate(baseline_names)}
+        if early is not None and all(c.name in position and c.position in (None, position[c.name]) for c in columns):
+            return early.result().only([c.name for c in columns])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            while parts:  # each part is released once profiled
+                yield tabulate(parts.pop(0), columns)
+
         return profile_batches(batches(), [c.name for c in columns], options, pool)
 
 

@@ -526,3 +526,43 @@ def test_lines_as_spark_may_hand_them_over():
         summary, records = decode(given, CaptureRules(), Origin("c.jsonl"))
         columns = layout(summary, NAMES)
         assert summary == expected[0] and tabulate(records, columns).equals(tabulate(expected[1], columns))
+
+
+@pytest.mark.parametrize("width", [3, 4])
+def test_profile_in_the_assumed_layout_equals_the_profile_in_the_found_layout(tmp_path, width):
+    """profile_capture profiles records in the baseline's layout while it decodes them; that
+    profile (restricted to the columns found) must equal profiling the records in the layout
+    the merged summary gives, which is what it falls back to."""
+    import json as _json
+    from datetime import datetime, timezone
+
+    from analyzer import ProfileOptions
+    from analyzer.formats import statistics_json
+    from analyzer.profile import profile_batches
+    from container.capture import CaptureRules, decode_files, layout, profile_capture, tabulate
+    from container.config import CaptureFormat
+
+    names = ["y", "a", "b", "c"]
+    lines = []
+    for i in range(3000):
+        fields = [str(i % 7), f"{i * 0.5}", "x" if i % 3 else "z"][: width - 1]
+        if i % 5 == 0:
+            inputs = {"observedContentType": "application/json", "mode": "INPUT", "encoding": "JSON",
+                      "data": _json.dumps({"b": i % 4, "a": i})}
+        else:
+            inputs = {"observedContentType": "text/csv", "mode": "INPUT", "encoding": "CSV", "data": ",".join(fields)}
+        lines.append(_json.dumps({
+            "captureData": {"endpointInput": inputs,
+                            "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "encoding": "CSV", "data": "0.5"}},
+            "eventMetadata": {"eventId": str(i), "inferenceTime": "2024-01-01T00:00:00Z"}, "eventVersion": "0",
+        }))
+    (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
+    fmt = CaptureFormat(("endpointInput", "endpointOutput"))
+    options = ProfileOptions(domains={"c": ("x",)})
+    fast = profile_capture(str(tmp_path), fmt, names, None, None, 0.01, options)
+    summary, parts = decode_files([str(tmp_path / "c.jsonl")], CaptureRules.of(fmt, None, None, names))
+    columns = layout(summary, names)
+    slow = profile_batches([tabulate(p, columns) for p in parts], [c.name for c in columns], options)
+    assert [f.name for f in fast.statistics.features] == [c.name for c in columns]
+    assert statistics_json.to_dict(fast.statistics) == statistics_json.to_dict(slow.statistics)
+    assert fast.type_counts == slow.type_counts and fast.outside_domain == slow.outside_domain
