@@ -77,8 +77,8 @@ def _as_text(array: pa.Array) -> pa.Array:
 
 def reduce_column(array: pa.Array, exact_counts: bool) -> ColumnBatch:
     """Reduce one column of a batch (any Arrow type) to a :class:`ColumnBatch`."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    if isinstance(array, pa.ChunkedArray):  # combine_chunks copies even a single chunk
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
     kind = array.type
     if pa.types.is_null(kind):
         return ColumnBatch(0, 0, 0, 0, np.zeros(0), None, _EMPTY_STRINGS, {} if exact_counts else None, None)

@@ -428,7 +428,7 @@ def _arrow_events(lines: pa.StringArray) -> dict[str, pa.Array] | None:
             columns[f"{side}.{name}"] = pc.struct_field(payload, name)
     for name in _META_FIELDS:
         columns[name] = pc.struct_field(meta, name)
-    return {k: v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for k, v in columns.items()}
+    return {k: _one_array(v) if isinstance(v, pa.ChunkedArray) else v for k, v in columns.items()}
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -1135,6 +1135,11 @@ def _row_arrays(rows: tuple[Record, ...], columns: Layout) -> list[pa.Array]:
     return arrays
 
 
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """A column as one array (``combine_chunks`` copies even a single chunk)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def tabulate(records: Records, columns: Layout) -> pa.RecordBatch:
     """Records as a batch of string columns named by ``columns`` (null = missing), in line order."""
     names = [c.name for c in columns]
@@ -1143,7 +1148,7 @@ def tabulate(records: Records, columns: Layout) -> pa.RecordBatch:
     if table is not None and len(records.table_lines):
         n = table.num_rows
         parts.append([
-            table.column(c.position).combine_chunks() if c.position is not None and c.position < table.num_columns
+            _one_array(table.column(c.position)) if c.position is not None and c.position < table.num_columns
             else pa.nulls(n, pa.string())
             for c in columns
         ])
