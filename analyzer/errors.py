@@ -20,12 +20,19 @@ CODES: Mapping[str, str] = {
     "DATASET_EMPTY": "Dataset {source} has no records{detail}",
     "DATASET_FORMAT_INVALID": "Invalid dataset_format {value!r}: {reason}",
     "DATASET_FORMAT_UNSUPPORTED": "Unsupported dataset_format {name!r}; supported: {supported}",
+    "DATASET_HEADERS_DIFFER": (
+        "CSV file {file} has another header ({header}) than {first} ({first_header}): the files of a dataset "
+        "must share one header, or their columns would be mixed up by position"
+    ),
     "DATASET_IS_CAPTURE": (
         "Dataset {source} holds SageMaker data-capture lines ({file} starts with one), not {format} records: "
         "use the sagemakerCaptureJson dataset_format (mmon: --format capture)"
     ),
     "DATASET_NO_FILES": "dataset_source {source} holds no data files",
     "DATASET_SOURCE_MISSING": "dataset_source {source} does not exist",
+    "DATASET_TOO_WIDE": (
+        "File {file} has {columns} columns, more than the {limit} a record may have (Spark's CSV reader limit)"
+    ),
     "DATASET_UNREADABLE": "Could not read {what}: {reason}",
     "ENV_INVALID": "Invalid value {value!r} for {name}: {reason}",
     "ENV_MISSING": "Required parameter {name} is not set",

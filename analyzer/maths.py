@@ -58,16 +58,46 @@ def robust_correction(n: float, m: float) -> float:
     return ROBUST_KS_CONSTANT * math.sqrt((n + m) / (n * m))
 
 
-def linf_numerical(baseline: KllSketch, current: KllSketch) -> tuple[float, float, float]:
-    """Largest CDF gap between two sketches, over the union of their retained items.
+def rank_map(sketch: KllSketch) -> tuple[np.ndarray, np.ndarray]:
+    """Deequ's ``QuantileNonSample.getRankMap``: (distinct items sorted, cumulative weights).
 
-    Returns ``(distance, n, m)`` where n and m are the sketches' total weights.
+    Deequ builds a Scala ``ListMap`` from the (item, weight) pairs sorted by item; a map keeps
+    one entry per key, the last pair's, so an item retained several times counts with the
+    weight of one of its copies only (the last in level order: the highest level). A sample of
+    18 equal values is one entry of weight 1. The CDFs of ``numericalDistance`` and its ``n``
+    and ``m`` (the largest rank) come from these maps.
     """
-    n, m = float(baseline.n), float(current.n)
-    if n == 0 or m == 0:
-        return 0.0, n, m
-    points = np.union1d(baseline.items, current.items)
-    gap = np.abs(baseline.rank(points) / n - current.rank(points) / m)
+    levels = [np.asarray(level, dtype=float) for level in sketch.levels]
+    if not levels or not sum(len(level) for level in levels):
+        return np.empty(0), np.empty(0)
+    items = np.concatenate(levels)
+    weights = np.concatenate([np.full(len(level), float(1 << h)) for h, level in enumerate(levels)])
+    order = np.argsort(items, kind="stable")
+    items, weights = items[order], weights[order]
+    last = np.append(items[1:] != items[:-1], True)
+    return items[last], np.cumsum(weights[last])
+
+
+def _rank_in(keys: np.ndarray, cumulative: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Deequ's ``getRank(item, rankMap)``: the cumulative weight of the largest key <= item."""
+    index = np.searchsorted(keys, points, side="right")
+    return np.where(index > 0, cumulative[np.maximum(index - 1, 0)], 0.0)
+
+
+def linf_numerical(baseline: KllSketch, current: KllSketch) -> tuple[float, float, float]:
+    """Largest CDF gap between two sketches over the union of their items, as Deequ's
+    ``Distance.numericalDistance`` computes it from the sketches' rank maps (see
+    :func:`rank_map`: repeated items count once, so ``n`` and ``m`` are the maps' weights).
+
+    Returns ``(distance, n, m)``.
+    """
+    kb, cb = rank_map(baseline)
+    kc, cc = rank_map(current)
+    if not len(kb) or not len(kc):
+        return 0.0, float(cb[-1]) if len(cb) else 0.0, float(cc[-1]) if len(cc) else 0.0
+    n, m = float(cb[-1]), float(cc[-1])
+    points = np.union1d(kb, kc)
+    gap = np.abs(_rank_in(kb, cb, points) / n - _rank_in(kc, cc, points) / m)
     return float(gap.max(initial=0.0)), n, m
 
 

@@ -45,6 +45,7 @@ def _format_for(path: str, args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmon", description="SageMaker Model Monitor compatible data-quality jobs")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--format", choices=["csv", "json", "parquet", "capture"],
                        help="default: capture when the (first) file starts with a data-capture line, else from the file name")
         p.add_argument("--no-header", dest="header", action="store_false", help="CSV without a header row")
-        p.add_argument("--spark-master", help="Spark master URL (default local[*])")
+        p.add_argument("--spark-master", help="run the job on Spark at this master URL, e.g. local[*] (default: in this process)")
 
     base = sub.add_parser("baseline", help="profile a dataset into statistics.json and constraints.json")
     common(base)
@@ -63,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(mon)
     mon.add_argument("--statistics", required=True, help="baseline statistics.json")
     mon.add_argument("--constraints", required=True, help="baseline constraints.json")
-    mon.add_argument("--start-time")
-    mon.add_argument("--end-time")
+    mon.add_argument("--start-time", metavar="TIME",
+                     help="analyse captured records with inferenceTime at or after TIME: ISO-8601, e.g. "
+                          "2024-03-05T11:00:00Z (no offset = UTC)")
+    mon.add_argument("--end-time", metavar="TIME",
+                     help="... and before TIME (ISO-8601, e.g. 2024-03-05T12:00:00Z); see also --window")
     mon.add_argument(
         "--window", choices=sorted(WINDOWS),
         help="set start/end like a schedule: the last whole hour (or day) before now, in UTC",
@@ -74,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (base, mon):
         p.add_argument("--log-json", action="store_true", help="log one JSON object per line (for log collectors)")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mmon-analyzer")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
 
 
 WINDOWS = {"last-hour": timedelta(hours=1), "last-day": timedelta(days=1)}
@@ -124,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mmon-") as base:
         env[params.BASE_DIR] = base
         code = job_main(env)
-        message = (Path(base) / params.MESSAGE_FILE).read_text(encoding="utf-8")
-    print(message)
+        message_file = Path(base) / params.MESSAGE_FILE
+        message = message_file.read_text(encoding="utf-8") if message_file.is_file() else ""
+    if message:  # else the job said on stderr why it could not write it
+        print(message)
     if code == 0 and message.startswith("CompletedWithViolations") and args.command == "monitor" and args.fail_on_violations:
         return EXIT_VIOLATIONS
     return code

@@ -146,6 +146,23 @@ def merged_environment(environ: Mapping[str, str], paths: Paths) -> dict[str, st
     return merged
 
 
+_LOG_LEVELS = ("CRITICAL", "FATAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG", "NOTSET")
+_LOG_FORMATS = ("json", "text")
+_PROGRESS = ("auto", "on", "off", "1", "0", "true", "false", "yes", "no")
+
+
+def _check_own_knobs(env: Mapping[str, str]) -> None:
+    """Our own variables (not SageMaker's), checked before any work starts, whether or not the
+    job would use them (a Spark setting on a local job is a mistake worth hearing about)."""
+    from .session import check_spark_knobs
+
+    check_spark_knobs(env)
+    for name, allowed in ((params.LOG_LEVEL, _LOG_LEVELS), (params.LOG_FORMAT, _LOG_FORMATS), (params.PROGRESS, _PROGRESS)):
+        value = env.get(name)
+        if value is not None and value.strip() and value.strip().lower() not in (a.lower() for a in allowed):
+            raise InputError("ENV_INVALID", name=name, value=value, reason=f"must be one of {', '.join(allowed)}")
+
+
 @dataclass(frozen=True)
 class JobConfig:
     dataset_source: str
@@ -203,6 +220,7 @@ class JobConfig:
                 raise ValueError
         except ValueError:
             raise InputError("ENV_INVALID", name=params.CAPTURE_MAX_BAD_FRACTION, value=bad_fraction_raw, reason="must be a number in [0, 1]") from None
+        _check_own_knobs(env)
         threads_raw = optional(params.THREADS)
         threads = None
         if threads_raw is not None:

@@ -23,6 +23,7 @@ import os
 import queue
 import threading
 import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ from .progress import Progress
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 4 << 20  # bytes of CSV / JSON per record batch
+MAX_BLOCK_SIZE = 256 << 20  # a CSV row longer than a block is read with blocks up to this size
+MAX_COLUMNS = 20480  # Spark's CSV reader (maxColumns) refuses records with more fields
 PARQUET_BATCH_ROWS = 128 * 1024
 
 _JAVA_WHITESPACE = "".join(map(chr, range(33)))
@@ -296,15 +299,45 @@ def csv_columns(files: list[str], fmt: CsvFormat) -> list[str]:
         if text.startswith("\ufeff"):
             text = text[1:]
         fields = _split_line(text, fmt)
+        if len(fields) > MAX_COLUMNS:
+            raise InputError("DATASET_TOO_WIDE", file=path, columns=len(fields), limit=MAX_COLUMNS)
         if not fmt.header:
             return [f"_c{i}" for i in range(len(fields))]
-        lowered = [f.lower() for f in fields if f]
-        repeated = {name for name in lowered if lowered.count(name) > 1}
-        return [
-            f"_c{i}" if not name else (f"{name}{i}" if name.lower() in repeated else name)
-            for i, name in enumerate(fields)
-        ]
+        names = _header_names(fields)
+        _check_headers(files[files.index(path) + 1 :], fmt, path, names)
+        return names
     return []
+
+
+def _header_names(fields: list[str]) -> list[str]:
+    lowered = Counter(f.lower() for f in fields if f)
+    return [
+        f"_c{i}" if not name else (f"{name}{i}" if lowered[name.lower()] > 1 else name)
+        for i, name in enumerate(fields)
+    ]
+
+
+def _check_headers(files: list[str], fmt: CsvFormat, first: str, names: list[str]) -> None:
+    """Every file's header must be the first file's (up to case, as Spark resolves names): Spark's
+    reader (and SageMaker's) would put the columns of a file whose header differs under the first
+    file's names, by position; a file without a header would lose its first record.
+    The first lines are read 8 files at a time (objects on S3 are fetched)."""
+    if not files:
+        return
+    with ThreadPoolExecutor(min(8, len(files)), thread_name_prefix="mmon-header") as pool:
+        lines = pool.map(lambda f: _first_nonblank_line(f)[0], files)
+    for path, line in zip(files, lines):
+        if line is None:
+            continue
+        text = line.decode("utf-8", "replace").rstrip("\r\n").removeprefix("\ufeff")
+        other = _header_names(_split_line(text, fmt))
+        if [n.lower() for n in other] != [n.lower() for n in names]:  # Spark resolves names case-insensitively
+            raise InputError("DATASET_HEADERS_DIFFER", file=path, header=_clip(",".join(other)), first=first,
+                             first_header=_clip(",".join(names)))
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _split_line(text: str, fmt: CsvFormat) -> list[str]:
@@ -317,15 +350,21 @@ def _csv_batches(path: str, fmt: CsvFormat, names: list[str], progress: Progress
     """One file's batches. pyarrow's reader runs first without a handler for ragged rows (it
     is faster without one); if the file has such rows, it is read again with the handler from
     the first row not yet delivered."""
-    delivered = 0
-    try:
-        for batch in _csv_reading(path, fmt, names, progress, None):
-            delivered += batch.data.num_rows
-            yield batch
-        return
-    except pa.ArrowInvalid as exc:
-        if "columns, got" not in str(exc):
-            raise _unreadable(path, exc) from None
+    delivered, block_size = 0, BLOCK_SIZE
+    while True:
+        try:
+            reading = _csv_reading(path, fmt, names, progress if block_size == BLOCK_SIZE else None, None, block_size)
+            for batch in _after_rows(reading, delivered):
+                delivered += batch.data.num_rows
+                yield batch
+            return
+        except pa.ArrowInvalid as exc:
+            if "straddling object" in str(exc) and block_size < MAX_BLOCK_SIZE:
+                block_size *= 4  # a row longer than a block: read the rest again with larger blocks
+                continue
+            if "columns, got" not in str(exc):
+                raise _unreadable(path, exc) from None
+            break
     ragged: list[str] = []
 
     def invalid_row(row) -> str:
@@ -333,14 +372,8 @@ def _csv_batches(path: str, fmt: CsvFormat, names: list[str], progress: Progress
             ragged.append(row.text)
         return "skip"
 
-    skip = delivered
     try:
-        for batch in _csv_reading(path, fmt, names, None, invalid_row):
-            if skip >= batch.data.num_rows:
-                skip -= batch.data.num_rows
-                continue
-            yield Batch(batch.data.slice(skip), 0, batch.undecodable_values) if skip else batch
-            skip = 0
+        yield from _after_rows(_csv_reading(path, fmt, names, None, invalid_row, block_size), delivered)
     except pa.ArrowInvalid as exc:
         raise _unreadable(path, exc) from None
     if ragged:
@@ -352,7 +385,18 @@ def _csv_batches(path: str, fmt: CsvFormat, names: list[str], progress: Progress
         yield Batch(data, len(rows), 0)
 
 
-def _csv_reading(path: str, fmt: CsvFormat, names: list[str], progress: Progress | None, invalid_row) -> Iterator[Batch]:
+def _after_rows(batches: Iterator[Batch], skip: int) -> Iterator[Batch]:
+    """``batches`` without their first ``skip`` rows (those delivered by an earlier reading)."""
+    for batch in batches:
+        if skip >= batch.data.num_rows:
+            skip -= batch.data.num_rows
+            continue
+        yield Batch(batch.data.slice(skip), 0, batch.undecodable_values) if skip else batch
+        skip = 0
+
+
+def _csv_reading(path: str, fmt: CsvFormat, names: list[str], progress: Progress | None, invalid_row,
+                 block_size: int = BLOCK_SIZE) -> Iterator[Batch]:
     import pyarrow.csv as pcsv
 
     skip = _first_nonblank_line(path)[1] if fmt.header else 0  # each file's first non-blank line is its header
@@ -363,7 +407,7 @@ def _csv_reading(path: str, fmt: CsvFormat, names: list[str], progress: Progress
                 stream.read(skip)
             reader = pcsv.open_csv(
                 stream,
-                read_options=pcsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE),
+                read_options=pcsv.ReadOptions(column_names=names, block_size=block_size),
                 parse_options=pcsv.ParseOptions(
                     delimiter=fmt.field_delimiter, quote_char=fmt.quote_character or False, double_quote=True,
                     escape_char=False, newlines_in_values=False, ignore_empty_lines=True, invalid_row_handler=invalid_row,

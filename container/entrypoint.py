@@ -107,6 +107,7 @@ class _JobState:
         self.writer: ReportWriter | None = None
         self.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason="the job did not finish")))
         self.code = EXIT_FAILED
+        self.cause: BaseException | None = None  # logged with the message (a traceback for our bugs)
 
 
 def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None:
@@ -121,7 +122,8 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         if any(storage.is_s3(getattr(config, f)) for f in _LOCATIONS):
             staging = Path(tempfile.mkdtemp(prefix="mmon-s3-"))
             config, remote_output = storage.localize(config, staging)
-        state.writer = ReportWriter(check_writable(config.output_path))
+        inputs = (config.dataset_source, config.baseline_statistics, config.baseline_constraints)
+        state.writer = ReportWriter(check_writable(config.output_path), inputs=[p for p in inputs if not storage.is_s3(p or "")])
         if config.record_preprocessor_script or config.post_analytics_processor_script:
             # As in SageMaker's container, the job's variables are visible to the user's scripts
             # (restored when the job ends, for callers that run several jobs in one process).
@@ -155,13 +157,12 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         if state.writer:
             state.writer.discard()
         state.message, state.code = exit_message.failed(str(exc)), exc.exit_code
-        log.error("%s", state.message, exc_info=exc.__cause__ if exc.__cause__ is not None else None)
+        state.cause = exc.__cause__
     except Exception as exc:  # our bug: still a one-line reason, and the traceback in the log
         if state.writer:
             state.writer.discard()
-        log.exception("Exception performing analysis")
         state.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))
-        state.code = EXIT_FAILED
+        state.code, state.cause = EXIT_FAILED, exc
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -175,6 +176,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     environ = dict(os.environ if environ is None else environ)
     paths = Paths.from_environ(environ)
     configure_logging(environ)
+    _remove_previous_message(paths.message_file)
     state = _JobState()
     worker = threading.Thread(target=_run_job, args=(environ, paths, state), name="mmon-job", daemon=True)
     previous = _install_stop_handlers()
@@ -187,9 +189,35 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    exit_message.write(paths.message_file, state.message)
-    log.info("%s", state.message)
-    return state.code
+    if state.code == 0:
+        log.info("%s", state.message)
+    else:  # each failure logged once: the message, with the full cause when there is one
+        log.error("%s", exit_message.clip(state.message), exc_info=state.cause)
+    return state.code if _write_message(paths.message_file, state.message) else EXIT_FAILED
+
+
+def _remove_previous_message(path: Path) -> None:
+    """A job starts without the previous run's message, so that a job killed before it writes
+    its own does not pass for the previous (maybe successful) one."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("Could not remove the previous run's message %s: %s", path, exc.strerror or exc)
+        return
+    log.info("Removed the previous run's message %s", path)
+
+
+def _write_message(path: Path, message: str) -> bool:
+    """Write the exit message; when that fails, say so (and the message) on stderr: False."""
+    try:
+        exit_message.write(path, message)
+        return True
+    except OSError as exc:
+        print(f"mmon: could not write the exit message to {path} ({exc.strerror or exc}); the job's message: "
+              f"{exit_message.clip(message)}", file=sys.stderr, flush=True)
+        return False
 
 
 def _stop(stop: JobStopped, paths: Paths, state: _JobState, worker: threading.Thread) -> None:
@@ -199,10 +227,10 @@ def _stop(stop: JobStopped, paths: Paths, state: _JobState, worker: threading.Th
         worker.join(5)
         return
     message = exit_message.failed(str(InputError("STOPPED", signal=stop.signal_name)))
-    exit_message.write(paths.message_file, message)
     log.error(message)
+    written = _write_message(paths.message_file, message)
     logging.shutdown()
-    os._exit(EXIT_STOPPED)
+    os._exit(EXIT_STOPPED if written else EXIT_FAILED)
 
 
 _INPUT_MARKERS = (

@@ -31,5 +31,9 @@ def clip(text: str, limit: int = MAX_BYTES) -> str:
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(clip(text), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(clip(text), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

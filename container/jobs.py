@@ -3,6 +3,7 @@ what every job returns."""
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from analyzer.model import DistributionConstraints
 
 from . import params
 from .config import JobConfig
-from .dataset import Dataset, read_dataset
+from .dataset import Dataset, read_dataset, use_system_allocator
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Drivers:
     (the session is started on first use and stopped by ``close``)."""
 
     def __init__(self, config: JobConfig, env) -> None:
+        use_system_allocator()
         self.config = config
         self.env = env
         self._spark = None
@@ -88,6 +90,16 @@ def log_data_quality(result: DatasetProfile) -> None:
         )
     if result.undecodable_values:
         log.warning("%d values held bytes that are not UTF-8 and were counted as missing", result.undecodable_values)
+    for feature in result.statistics.features:
+        num = feature.numerical
+        if num is None:
+            continue
+        odd = [key for key in ("sum", "mean", "std_dev", "min", "max") if not math.isfinite(getattr(num, key))]
+        if odd:
+            log.warning(
+                "Column %r: %s beyond the range of a double (values or their sum past 1.8e308); written as "
+                "\"Infinity\" or \"NaN\", as SageMaker's writer writes such doubles", feature.name, ", ".join(odd),
+            )
 
 
 def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:

@@ -3,6 +3,7 @@ one JSON object per line in ``<cloudwatch dir>/cloudwatch_metrics.jsonl``."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import uuid
 from datetime import datetime
@@ -30,7 +31,8 @@ def cloudwatch_records(
     out = []
     for f in stats.features:
         num = f.numerical
-        if num is not None and num.common.num_present:
+        # CloudWatch takes finite numbers only: a sum past the range of a double is not sent.
+        if num is not None and num.common.num_present and all(map(math.isfinite, (num.sum, num.min, num.max))):
             out.append(record(f"feature_data_{f.name}", StatisticValues={
                 "SampleCount": float(num.common.num_present), "Sum": float(num.sum),
                 "Minimum": float(num.min), "Maximum": float(num.max),
@@ -46,8 +48,12 @@ def write_metrics(directory: Path, records: list[dict]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / FILE_NAME
     tmp = directory / f".{FILE_NAME}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text("".join(json.dumps(r, allow_nan=False) + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, final)
+    try:
+        tmp.write_text("".join(json.dumps(r, allow_nan=False) + "\n" for r in records), encoding="utf-8")
+        os.replace(tmp, final)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     return final
 
 

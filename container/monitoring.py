@@ -49,7 +49,28 @@ def load_baseline(config: JobConfig) -> tuple[Statistics | None, Constraints]:
     if constraints is None:
         # Only statistics given: check against constraints suggested from them (drift, types).
         constraints = suggest(statistics)
+    if statistics is not None:
+        _warn_unmatched(statistics, constraints, config)
     return statistics, constraints
+
+
+def _warn_unmatched(statistics: Statistics, constraints: Constraints, config: JobConfig) -> None:
+    """Drift is checked for the constraints' features that have baseline statistics: say so
+    when some (or all: statistics of another dataset) have none."""
+    names = [f.name for f in constraints.features]
+    have = {f.name for f in statistics.features}
+    missing = [n for n in names if n not in have]
+    if not missing:
+        return
+    if len(missing) == len(names):
+        log.warning(
+            "Baseline statistics %s and baseline constraints %s have no feature name in common (statistics of "
+            "another dataset?): no baseline_drift_check can run", config.baseline_statistics, config.baseline_constraints,
+        )
+    else:
+        shown = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+        log.warning("%d of %d features of the baseline constraints have no baseline statistics, so no drift check: %s",
+                    len(missing), len(names), shown)
 
 
 def _preprocessed(config: JobConfig, names: list[str], options: ProfileOptions) -> DatasetProfile:
@@ -101,7 +122,10 @@ def run_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) ->
     if config.publish_cloudwatch_metrics and constraints.monitoring_config.emit_metrics == "Enabled":
         when = config.metric_time or config.start_time or datetime.now(timezone.utc)
         records = cloudwatch_records(stats, result.drift, when, config.endpoint_name, config.schedule_name)
-        write_metrics(Path(config.cloudwatch_dir), records)
+        try:
+            write_metrics(Path(config.cloudwatch_dir), records)
+        except OSError as exc:
+            raise InputError("OUTPUT_NOT_WRITABLE", path=config.cloudwatch_dir, reason=exc.strerror or str(exc)) from None
         if config.put_metric_data:
             namespace = config.cloudwatch_namespace or (ENDPOINT_NAMESPACE if config.endpoint_name else BATCH_NAMESPACE)
             sent = put_metric_data(records, namespace)

@@ -41,6 +41,7 @@ CLOUDWATCH_NAMESPACE = "MMON_CLOUDWATCH_NAMESPACE"
 LOG_LEVEL = "MMON_LOG_LEVEL"
 LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
 THREADS = "MMON_THREADS"  # local driver: threads that profile columns (default: the CPU count)
+PROGRESS = "MMON_PROGRESS"  # off: no progress bar or lines
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # Relative to the base dir.

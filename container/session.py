@@ -15,7 +15,7 @@ from . import params
 
 log = logging.getLogger(__name__)
 
-_MEMORY = re.compile(r"^\d+[kmgtKMGT]?$")
+_MEMORY = re.compile(r"^\d+([kmgtpKMGTP][bB]?)?$")  # Spark's sizes: 1536m, 2g, 2gb
 
 
 def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
@@ -34,21 +34,30 @@ def spark_settings(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         # Python workers run the profiler with this interpreter and its packages.
         "spark.pyspark.python": env.get("PYSPARK_PYTHON") or sys.executable,
     }
-    memory = env.get(params.DRIVER_MEMORY)
+    memory, extra = check_spark_knobs(env)
     if memory:
-        if not _MEMORY.match(memory.strip()):
-            raise InputError("ENV_INVALID", name=params.DRIVER_MEMORY, value=memory, reason="must be a size such as 2g or 1536m")
-        conf["spark.driver.memory"] = memory.strip()
+        conf["spark.driver.memory"] = memory
+    conf.update(extra)
+    return master, conf
+
+
+def check_spark_knobs(env: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """``MMON_DRIVER_MEMORY`` and ``MMON_SPARK_CONF``, checked (every job checks them before it
+    starts, whether it runs on Spark or not): (driver memory or None, extra Spark settings)."""
+    memory = (env.get(params.DRIVER_MEMORY) or "").strip() or None
+    if memory and not _MEMORY.match(memory):
+        raise InputError("ENV_INVALID", name=params.DRIVER_MEMORY, value=env[params.DRIVER_MEMORY],
+                         reason="must be a size such as 2g or 1536m")
     raw = env.get(params.SPARK_CONF)
-    if raw:
+    extra: dict = {}
+    if raw and raw.strip():
         try:
             extra = json.loads(raw)
             if not isinstance(extra, dict):
-                raise ValueError("not an object")
+                raise ValueError(f"not an object but {type(extra).__name__}")
         except ValueError as exc:
             raise InputError("ENV_INVALID", name=params.SPARK_CONF, value=raw, reason=f"must be a JSON object ({exc})") from None
-        conf.update({str(k): str(v) for k, v in extra.items()})
-    return master, conf
+    return memory, {str(k): str(v) for k, v in extra.items()}
 
 
 def build_session(env: Mapping[str, str]):

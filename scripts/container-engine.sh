@@ -11,18 +11,45 @@ if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || !
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
 fi
 
-conf=/etc/containers/containers.conf
-if ! grep -q 'mmon-analyzer' "$conf" 2>/dev/null; then
-  mkdir -p /etc/containers
-  # crun refuses this kernel's hybrid cgroup layout (use runc); podman's default ulimits
-  # exceed what these machines allow.
-  cat >> "$conf" <<'CONF'
-# mmon-analyzer: settings for hosts with a hybrid cgroup layout and low ulimits
+# Our settings go into a drop-in file of our own, written whole (podman 4 reads
+# containers.conf.d/*.conf after containers.conf, see containers.conf(5)); the system's
+# containers.conf is never edited. crun refuses this kernel's hybrid cgroup layout (use runc);
+# podman's default ulimits exceed what these machines allow.
+etc=${MMON_CONTAINERS_ETC:-/etc/containers}  # another root for tests
+dropin="$etc/containers.conf.d/50-mmon-analyzer.conf"
+want='# Written by mmon-analyzer scripts/container-engine.sh: settings for hosts with a hybrid
+# cgroup layout and low ulimits. Delete this file to undo them.
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=8192:8192"]
+
+[engine]
+runtime = "runc"'
+if [ "$(cat "$dropin" 2>/dev/null)" != "$want" ]; then
+  mkdir -p "$(dirname "$dropin")"
+  printf '%s\n' "$want" >"$dropin.tmp.$$" && mv "$dropin.tmp.$$" "$dropin"
+  echo "container-engine: wrote $dropin" >&2
+fi
+# Earlier versions of this script appended these five lines to containers.conf, which breaks
+# podman on a host whose file already has [containers] or [engine]: take exactly them out.
+conf="$etc/containers.conf"
+old='# mmon-analyzer: settings for hosts with a hybrid cgroup layout and low ulimits
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=8192:8192"]
 [engine]
-runtime = "runc"
-CONF
+runtime = "runc"'
+if [ -f "$conf" ] && grep -qxF '# mmon-analyzer: settings for hosts with a hybrid cgroup layout and low ulimits' "$conf"; then
+  OLD="$old" python3 - "$conf" <<'PY'
+import os, sys
+path, old = sys.argv[1], os.environ["OLD"] + "\n"
+text = open(path, encoding="utf-8").read()
+if old in text:
+    tmp = f"{path}.mmon.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text.replace(old, "", 1))
+    os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+    os.replace(tmp, path)
+    print(f"container-engine: removed the block an earlier version appended to {path}", file=sys.stderr)
+PY
 fi
 
 if ! curl -s --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then

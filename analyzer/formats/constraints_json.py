@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Constraints, DistributionConstraints, FeatureConstraints, MonitoringConfig
-from ._common import feature_header, require
+from ._common import feature_header, kind, number, optional_list, optional_number, optional_object, require
 
 
 def to_dict(constraints: Constraints) -> dict:
@@ -47,63 +47,114 @@ def _enabled(value: Any, where: str) -> str:
     return value
 
 
+def _one_of(*allowed: str):
+    def check(value: Any, where: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{where} must be {' or '.join(repr(a) for a in allowed)}, got {value!r}")
+        return value
+
+    return check
+
+
+# The monitoring_config settings a feature may override, and how each is read.
+_SETTINGS = {
+    "evaluate_constraints": _enabled,
+    "emit_metrics": _enabled,
+    "datatype_check_threshold": number,
+    "domain_content_threshold": number,
+    "perform_comparison": _enabled,
+    "comparison_threshold": number,
+    "comparison_method": _one_of("Simple", "Robust"),
+    "categorical_comparison_threshold": number,
+    "categorical_drift_method": _one_of("LInfinity", "ChiSquared"),
+}
+_DISTRIBUTION_SETTINGS = (
+    "perform_comparison", "comparison_threshold", "comparison_method", "categorical_comparison_threshold",
+    "categorical_drift_method",
+)
+
+
+def _overrides(d: dict, where: str) -> dict[str, Any]:
+    """A feature's overrides, each value checked as the setting it overrides (unknown keys are
+    kept and ignored; null means not overridden)."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if key == "distribution_constraints" and value is not None:
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}.{key} must be an object, not {kind(value)}")
+            out[key] = _overrides(value, f"{where}.{key}")
+        elif key in _SETTINGS and value is not None:
+            out[key] = _SETTINGS[key](value, f"{where}.{key}")
+        else:
+            out[key] = value
+    return out
+
+
 def _monitoring_config_from_dict(d: Any) -> MonitoringConfig:
     if d is None:
         return MonitoringConfig()
     if not isinstance(d, dict):
-        raise ValueError("monitoring_config must be an object")
+        raise ValueError(f"monitoring_config must be an object, not {kind(d)}")
     defaults = MonitoringConfig()
-    dd = d.get("distribution_constraints") or {}
-    threshold = float(dd.get("comparison_threshold", defaults.distribution_constraints.comparison_threshold))
-    method = dd.get("comparison_method", "Robust")
-    if method not in ("Simple", "Robust"):
-        raise ValueError(f"comparison_method must be 'Simple' or 'Robust', got {method!r}")
-    categorical_method = dd.get("categorical_drift_method", "LInfinity")
-    if categorical_method not in ("LInfinity", "ChiSquared"):
-        raise ValueError(f"categorical_drift_method must be 'LInfinity' or 'ChiSquared', got {categorical_method!r}")
+    where = "monitoring_config"
+    dd = optional_object(d, "distribution_constraints", where) or {}
+    dw = where + ".distribution_constraints"
+
+    def threshold(obj: dict, key: str, at: str, default: float) -> float:
+        value = optional_number(obj, key, at)
+        return default if value is None else value
+
+    comparison = threshold(dd, "comparison_threshold", dw, defaults.distribution_constraints.comparison_threshold)
     return MonitoringConfig(
-        evaluate_constraints=_enabled(d.get("evaluate_constraints", "Enabled"), "evaluate_constraints"),
-        emit_metrics=_enabled(d.get("emit_metrics", "Enabled"), "emit_metrics"),
-        datatype_check_threshold=float(d.get("datatype_check_threshold", defaults.datatype_check_threshold)),
-        domain_content_threshold=float(d.get("domain_content_threshold", defaults.domain_content_threshold)),
+        evaluate_constraints=_enabled(d.get("evaluate_constraints", "Enabled"), f"{where}.evaluate_constraints"),
+        emit_metrics=_enabled(d.get("emit_metrics", "Enabled"), f"{where}.emit_metrics"),
+        datatype_check_threshold=threshold(d, "datatype_check_threshold", where, defaults.datatype_check_threshold),
+        domain_content_threshold=threshold(d, "domain_content_threshold", where, defaults.domain_content_threshold),
         distribution_constraints=DistributionConstraints(
-            perform_comparison=_enabled(dd.get("perform_comparison", "Enabled"), "perform_comparison"),
-            comparison_threshold=threshold,
-            comparison_method=method,
+            perform_comparison=_enabled(dd.get("perform_comparison", "Enabled"), f"{dw}.perform_comparison"),
+            comparison_threshold=comparison,
+            comparison_method=_SETTINGS["comparison_method"](dd.get("comparison_method", "Robust"), f"{dw}.comparison_method"),
             # The docs: defaults to comparison_threshold when absent (pre-2023 files).
-            categorical_comparison_threshold=float(dd.get("categorical_comparison_threshold", threshold)),
-            categorical_drift_method=categorical_method,
+            categorical_comparison_threshold=threshold(dd, "categorical_comparison_threshold", dw, comparison),
+            categorical_drift_method=_SETTINGS["categorical_drift_method"](
+                dd.get("categorical_drift_method", "LInfinity"), f"{dw}.categorical_drift_method"
+            ),
         ),
     )
 
 
 def from_dict(d: Any) -> Constraints:
-    """Read a constraints file written by SageMaker's analyzer, the SDK, or this project."""
+    """Read a constraints file written by SageMaker's analyzer, the SDK, or this project.
+
+    Raises ``ValueError`` (with the JSON path) when the document does not follow the schema.
+    """
     if not isinstance(d, dict):
         raise ValueError("top level must be a JSON object")
     features = []
     for i, f in enumerate(require(d, "features", list, "constraints")):
         where, name, inferred = feature_header(f, i)
-        num = f.get("num_constraints") or {}
-        strc = f.get("string_constraints") or {}
-        domains = strc.get("domains")
-        if domains is not None and not isinstance(domains, list):
-            raise ValueError(f"{where}.string_constraints.domains must be a list")
+        num = optional_object(f, "num_constraints", where) or {}
+        strc = optional_object(f, "string_constraints", where) or {}
+        domains = optional_list(strc, "domains", where + ".string_constraints")
+        is_non_negative = num.get("is_non_negative")
+        if is_non_negative is not None and not isinstance(is_non_negative, bool):
+            raise ValueError(f"{where}.num_constraints.is_non_negative must be true or false, not {kind(is_non_negative)}")
         overrides: dict[str, Any] = {}
-        for source in (
-            strc.get("monitoring_config_overrides"),  # old SDK fixture
-            f.get("monitoring_config_overrides"),  # SDK Constraints.set_monitoring(feature_name=...)
-            f.get("monitoringConfigOverrides"),  # the docs
+        for source, at in (
+            (strc, where + ".string_constraints"),  # old SDK fixture
+            (f, where),  # SDK Constraints.set_monitoring(feature_name=...), then the docs' spelling
         ):
-            if isinstance(source, dict):
-                overrides.update(source)
-        completeness = f.get("completeness")
+            for key in ("monitoring_config_overrides", "monitoringConfigOverrides") if source is f else ("monitoring_config_overrides",):
+                found = optional_object(source, key, at)
+                if found is not None:
+                    overrides.update(_overrides(found, f"{at}.{key}"))
+        completeness = optional_number(f, "completeness", where)
         features.append(
             FeatureConstraints(
                 name=name,
                 inferred_type=inferred,
-                completeness=None if completeness is None else float(completeness),
-                is_non_negative=num.get("is_non_negative"),
+                completeness=completeness,
+                is_non_negative=is_non_negative,
                 domains=None if domains is None else tuple(str(v) for v in domains),
                 overrides=overrides,
             )

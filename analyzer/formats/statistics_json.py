@@ -13,7 +13,7 @@ from ..model import (
     StringStatistics,
 )
 from ..sketch import KllSketch
-from ._common import feature_header, finite, require
+from ._common import double, doubles, feature_header, kind, number, optional_list, optional_number, optional_object, require
 
 NUMBER = (int, float)
 
@@ -25,24 +25,27 @@ def _common_to_dict(c: CommonStatistics) -> dict:
 def _numerical_to_dict(s: NumericalStatistics) -> dict:
     out: dict[str, Any] = {
         "common": _common_to_dict(s.common),
-        "mean": finite(s.mean),
-        "sum": finite(s.sum),
-        "std_dev": finite(s.std_dev),
-        "min": finite(s.min),
-        "max": finite(s.max),
+        "mean": double(s.mean),
+        "sum": double(s.sum),
+        "std_dev": double(s.std_dev),
+        "min": double(s.min),
+        "max": double(s.max),
     }
     if s.approximate_num_distinct_values is not None:
-        out["approximate_num_distinct_values"] = float(s.approximate_num_distinct_values)
+        # An integer in SageMaker's files (``"approximate_num_distinct_values" : 5097``).
+        out["approximate_num_distinct_values"] = int(round(s.approximate_num_distinct_values))
     if s.completeness is not None:
         out["completeness"] = float(s.completeness)
     kll: dict[str, Any] = {
         "buckets": [
-            {"lower_bound": finite(b.lower_bound), "upper_bound": finite(b.upper_bound), "count": float(b.count)}
+            {"lower_bound": double(b.lower_bound), "upper_bound": double(b.upper_bound), "count": float(b.count)}
             for b in s.buckets
         ]
     }
     if s.sketch is not None:
-        kll["sketch"] = s.sketch.to_dict()
+        sketch = s.sketch.to_dict()
+        sketch["data"] = [doubles(level) for level in sketch["data"]]
+        kll["sketch"] = sketch
     out["distribution"] = {"kll": kll}
     return out
 
@@ -78,49 +81,58 @@ def _common_from_dict(d: Any, where: str) -> CommonStatistics:
     )
 
 
-def _optional_float(d: dict, key: str) -> float | None:
-    value = d.get(key)
-    if isinstance(value, str):  # Jackson may write "NaN"
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None if value is None else float(value)
-
-
 def _numerical_from_dict(d: Any, where: str) -> NumericalStatistics:
-    kll = ((d.get("distribution") or {}).get("kll") or {}) if isinstance(d, dict) else {}
-    sketch = KllSketch.from_dict(kll["sketch"]) if isinstance(kll.get("sketch"), dict) else None
-    buckets = tuple(
-        Bucket(float(b["lower_bound"]), float(b["upper_bound"]), float(b["count"]))
-        for b in kll.get("buckets") or ()
-    )
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be an object, not {kind(d)}")
+    distribution = optional_object(d, "distribution", where) or {}
+    kll = optional_object(distribution, "kll", where + ".distribution") or {}
+    at = where + ".distribution.kll"
+    sketch = None
+    raw_sketch = optional_object(kll, "sketch", at)
+    if raw_sketch is not None:
+        try:
+            sketch = KllSketch.from_dict(raw_sketch)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{at}.sketch: {exc}") from None
+    buckets = []
+    for i, b in enumerate(optional_list(kll, "buckets", at) or ()):
+        here = f"{at}.buckets[{i}]"
+        if not isinstance(b, dict):
+            raise ValueError(f"{here} must be an object, not {kind(b)}")
+        buckets.append(Bucket(*(number(require(b, key, NUMBER + (str,), here), f"{here}.{key}")
+                                for key in ("lower_bound", "upper_bound", "count"))))
+    values = {key: optional_number(d, key, where) for key in ("mean", "sum", "std_dev", "min", "max")}
     return NumericalStatistics(
         common=_common_from_dict(d, where),
-        mean=_optional_float(d, "mean") or 0.0,
-        sum=_optional_float(d, "sum") or 0.0,
-        std_dev=_optional_float(d, "std_dev") or 0.0,
-        min=_optional_float(d, "min") or 0.0,
-        max=_optional_float(d, "max") or 0.0,
-        buckets=buckets,
+        **{key: 0.0 if value is None else value for key, value in values.items()},
+        buckets=tuple(buckets),
         sketch=sketch,
-        approximate_num_distinct_values=_optional_float(d, "approximate_num_distinct_values"),
-        completeness=_optional_float(d, "completeness"),
+        approximate_num_distinct_values=optional_number(d, "approximate_num_distinct_values", where),
+        completeness=optional_number(d, "completeness", where),
     )
 
 
 def _string_from_dict(d: Any, where: str) -> StringStatistics:
-    categorical = ((d.get("distribution") or {}).get("categorical")) if isinstance(d, dict) else None
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be an object, not {kind(d)}")
+    distribution = optional_object(d, "distribution", where) or {}
+    categorical = optional_object(distribution, "categorical", where + ".distribution")
     buckets = None
-    if isinstance(categorical, dict):
-        buckets = tuple(
-            CategoricalBucket(str(b["value"]), int(b["count"])) for b in categorical.get("buckets") or ()
-        )
+    if categorical is not None:
+        at = where + ".distribution.categorical"
+        buckets = []
+        for i, b in enumerate(optional_list(categorical, "buckets", at) or ()):
+            here = f"{at}.buckets[{i}]"
+            if not isinstance(b, dict) or "value" not in b:
+                raise ValueError(f"{here} must be an object with a value and a count, not {kind(b)}")
+            buckets.append(CategoricalBucket(str(b["value"]), int(number(require(b, "count", NUMBER, here), f"{here}.count"))))
+        buckets = tuple(buckets)
+    distinct = optional_number(d, "distinct_count", where)
     return StringStatistics(
         common=_common_from_dict(d, where),
-        distinct_count=_optional_float(d, "distinct_count") or 0.0,
+        distinct_count=0.0 if distinct is None else distinct,
         buckets=buckets,
-        completeness=_optional_float(d, "completeness"),
+        completeness=optional_number(d, "completeness", where),
     )
 
 

@@ -79,7 +79,7 @@ def test_validate_orders_missing_then_extra_and_reports_drift():
         ["a", "c"], constraints, base,
     )
     assert [(v.feature_name, v.constraint_check_type) for v in result.violations] == [
-        ("a", "baseline_drift_check"), ("b", "missing_column_check"), ("c", "extra_column_check"),
+        ("a", "baseline_drift_check"), ("Missing columns", "missing_column_check"), ("c", "extra_column_check"),
     ]
     assert result.drift["a"] == pytest.approx(0.5)
 
