@@ -15,6 +15,7 @@ value counts and is reduced value by value from then on.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -175,16 +176,19 @@ class Moments:
         x, w = batch.numbers, batch.number_weights
         if len(x) == 0:
             return
-        if w is None:
-            n = len(x)
-            total = float(np.sum(x))
-            mean = total / n
-            m2 = float(np.sum(np.square(x - mean)))
-        else:
-            n = int(w.sum())
-            total = float(np.dot(x, w))
-            mean = total / n
-            m2 = float(np.dot(np.square(x - mean), w))
+        with np.errstate(over="ignore", invalid="ignore"):
+            if w is None:
+                n = len(x)
+                total = float(np.sum(x))
+                # The mean behind the spread stays finite when the sum overflows (1e308 + 1e308):
+                # the reported mean is the sum over the count, as Deequ's, and may be infinite.
+                mean = total / n if math.isfinite(total) else float(np.sum(x / n))
+                m2 = float(np.sum(np.square(x - mean)))
+            else:
+                n = int(w.sum())
+                total = float(np.dot(x, w))
+                mean = total / n if math.isfinite(total) else float(np.dot(x / n, w))
+                m2 = float(np.dot(np.square(x - mean), w))
         self._combine(n, total, mean, m2, float(x.min()), float(x.max()))
 
     def merge(self, other: "Moments") -> None:
@@ -199,7 +203,7 @@ class Moments:
             delta = mean - self.mean
             self.m2 = self.m2 + m2 + delta * delta * self.n * n / count
             self.mean = self.mean + delta * n / count
-            self.n, self.total = count, self.total + total
+            self.n, self.total = count, self.total + total  # may overflow to inf, as Deequ's sum
         self.min, self.max = min(self.min, lo), max(self.max, hi)
 
     @property

@@ -3,9 +3,11 @@ partitions of a dataset read by Spark's readers; the driver merges the partial s
 partition order (so the same partitioning gives the same report)."""
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import pickle
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -24,14 +26,23 @@ MALFORMED_COLUMN = "__mmon_malformed_record__"
 _PARTIAL_SCHEMA = "pid long, state binary"
 
 
+_SHIPPED: dict[str, Path] = {}
+
+
 def ship_engine(spark) -> None:
     """Make this project's code (``analyzer``, and ``container`` for the capture decoder)
     importable on the executors, a zip on their Python path: a cluster needs only Python with
-    pyarrow and NumPy."""
+    pyarrow and NumPy. Once per Spark application; the zip is removed when the process ends."""
     import analyzer
 
+    application = spark.sparkContext.applicationId
+    if application in _SHIPPED:
+        return
     root = Path(analyzer.__file__).parent.parent
     folder = Path(tempfile.mkdtemp(prefix="mmon-engine-"))
+    if not _SHIPPED:
+        atexit.register(lambda: [shutil.rmtree(f, ignore_errors=True) for f in _SHIPPED.values()])
+    _SHIPPED[application] = folder
     archive = folder / "mmon_engine.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for package in ("analyzer", "container"):

@@ -346,3 +346,11 @@ def test_numeric_batch_shortcut_agrees_with_the_classifier_value_by_value():
     assert accepted > 200  # the corpus reaches the shortcut often enough to mean something
     for odd in ([".5"], ["5."], ["5.e3"], ["inf"], ["1e999"], ["-.5"], ["+.5"]):
         assert numeric_batch(pa.array(odd)) is None, odd
+
+
+def test_a_sum_that_overflows_keeps_the_spread_finite():
+    """Six values of 1e308: the sum overflows (Deequ's mean, the sum over the count, is infinite
+    too) but the population standard deviation is 0, as Spark's stddev_pop gives."""
+    num = profile_table(pa.table({"x": ["1e308"] * 6})).statistics.feature("x").numerical
+    assert num.sum == math.inf and num.mean == math.inf
+    assert num.std_dev == 0.0 and num.min == num.max == 1e308
