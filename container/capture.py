@@ -281,9 +281,6 @@ def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[LineChunk]
 
     Bytes that are not UTF-8 are replaced by U+FFFD (the profile counts such values as missing).
     """
-    if not _is_remote(path) and Path(path).suffix.lower() not in _OPENERS:
-        yield from _mapped_lines(path, chunk_bytes)
-        return
     first, pending = 1, b""
     try:
         with _open(path) as fh:
@@ -303,32 +300,6 @@ def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[LineChunk]
                     return
     except _UNREADABLE as exc:
         raise InputError("DATASET_UNREADABLE", what=f"capture file {path}", reason=_one_line(exc)) from None
-
-
-def _is_remote(path: str) -> bool:
-    from . import storage
-
-    return storage.is_s3(path)
-
-
-def _mapped_lines(path: str, chunk_bytes: int) -> Iterator[LineChunk]:
-    """A plain local file's lines, memory-mapped (no copy of the file into the process)."""
-    try:
-        data = pa.memory_map(path).read_buffer()
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError("DATASET_UNREADABLE", what=f"capture file {path}", reason=_one_line(exc)) from None
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
-    first, start = 1, 0
-    while len(ends):
-        cut = int(np.searchsorted(ends, start + chunk_bytes, side="right"))
-        cut = max(cut, 1)  # a line longer than a chunk is a chunk of its own
-        stop = int(ends[cut - 1])
-        lines = lines_array(data.slice(start, stop - start))
-        yield LineChunk(first, lines)
-        first += len(lines)
-        start, ends = stop, ends[cut:]
-    if start < data.size:  # the last line has no line break
-        yield LineChunk(first, lines_array(pa.py_buffer(data.slice(start).to_pybytes() + b"\n")))
 
 
 def lines_array(data: pa.Buffer) -> pa.StringArray:
@@ -439,58 +410,25 @@ def _arrow_events(lines: pa.StringArray) -> dict[str, pa.Array] | None:
     threads, and the columns come out in one piece)."""
     buffer = _terminated(lines)
     options = pa_json.ReadOptions(use_threads=False, block_size=max(1 << 20, buffer.size + 1))
-    # First with only the metadata's types given (pyarrow would read inferenceTime as a
-    # timestamp) and the rest inferred, about a tenth cheaper than checking every field against
-    # the full schema; a chunk whose payload fields are not all text is parsed again with it.
-    for parse in (_PARSE_INFERRED, _PARSE_SCHEMA):
-        try:
-            table = pa_json.read_json(pa.BufferReader(buffer), read_options=options, parse_options=parse)
-        except pa.ArrowException:
-            return None
-        columns = _event_columns(table)
-        if columns is not None:
-            return columns
-    return None
-
-
-_PARSE_SCHEMA = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore")
-_PARSE_INFERRED = pa_json.ParseOptions(
-    explicit_schema=pa.schema([_SCHEMA.field("eventMetadata")]), unexpected_field_behavior="infer",
-)
-
-
-def _event_columns(table: pa.Table) -> dict[str, pa.Array] | None:
-    """The decoder's columns of a parsed chunk; None when a field it reads is not text, or a
-    container it looks into is not an object."""
-    n = table.num_rows
-
-    def field(parent, name: str, kind):
-        if parent is None:
-            return None
-        if isinstance(parent, pa.Table):
-            value = _one_array(parent.column(name)) if name in parent.schema.names else None
-        else:
-            value = pc.struct_field(parent, name) if parent.type.get_field_index(name) >= 0 else None
-        if value is not None and not kind(value.type):
-            raise TypeError(name)
-        return value
-
     try:
-        capture = field(table, "captureData", pa.types.is_struct)
-        meta = field(table, "eventMetadata", pa.types.is_struct)
-        columns: dict[str, pa.Array | None] = {
-            "problem": pa.nulls(n, pa.string()),
-            "captureData": pc.is_valid(capture) if capture is not None else pa.array(np.zeros(n, bool)),
-        }
-        for side in (INPUT, OUTPUT):
-            payload = field(capture, side, pa.types.is_struct)
-            for name in _PAYLOAD_FIELDS:
-                columns[f"{side}.{name}"] = field(payload, name, pa.types.is_string)
-        for name in _META_FIELDS:
-            columns[name] = field(meta, name, pa.types.is_string)
-    except TypeError:
+        table = pa_json.read_json(
+            pa.BufferReader(buffer), read_options=options,
+            parse_options=pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"),
+        )
+    except pa.ArrowException:
         return None
-    return {k: pa.nulls(n, pa.string()) if v is None else v for k, v in columns.items()}
+    capture, meta = table.column("captureData"), table.column("eventMetadata")
+    columns: dict[str, pa.Array] = {
+        "problem": pa.nulls(table.num_rows, pa.string()),
+        "captureData": pc.is_valid(capture),
+    }
+    for side in (INPUT, OUTPUT):
+        payload = pc.struct_field(capture, side)
+        for name in _PAYLOAD_FIELDS:
+            columns[f"{side}.{name}"] = pc.struct_field(payload, name)
+    for name in _META_FIELDS:
+        columns[name] = pc.struct_field(meta, name)
+    return {k: _one_array(v) if isinstance(v, pa.ChunkedArray) else v for k, v in columns.items()}
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -566,27 +566,3 @@ def test_profile_in_the_assumed_layout_equals_the_profile_in_the_found_layout(tm
     assert [f.name for f in fast.statistics.features] == [c.name for c in columns]
     assert statistics_json.to_dict(fast.statistics) == statistics_json.to_dict(slow.statistics)
     assert fast.type_counts == slow.type_counts and fast.outside_domain == slow.outside_domain
-
-
-def test_memory_mapped_lines_equal_the_streamed_lines(tmp_path):
-    """Plain local files are memory-mapped and cut into chunks at line breaks; they must give
-    the lines (and first line numbers) that the streaming reader gives for the same bytes."""
-    import gzip
-    import random
-
-    from container.capture import read_lines
-
-    rng = random.Random(3)
-    for trial in range(60):
-        lines = ["".join(rng.choice('ab {}"é\r') for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(0, 30))]
-        text = ("\n".join(lines) + rng.choice(["", "\n", "\n\n"])).encode("utf-8")
-        (tmp_path / f"{trial}.jsonl").write_bytes(text)
-        (tmp_path / f"{trial}.jsonl.gz").write_bytes(gzip.compress(text))
-        size = rng.choice([1, 3, 7, 50, 1 << 20])
-        mapped = [(c.first_line, c.lines.to_pylist()) for c in read_lines(str(tmp_path / f"{trial}.jsonl"), size)]
-        streamed = [(c.first_line, c.lines.to_pylist()) for c in read_lines(str(tmp_path / f"{trial}.jsonl.gz"), size)]
-        assert [x for _, ls in mapped for x in ls] == [x for _, ls in streamed for x in ls], text
-        expected = 1
-        for first, chunk in mapped:
-            assert first == expected
-            expected += len(chunk)
