@@ -2,6 +2,7 @@
 
     mmon baseline data.csv --output out/
     mmon monitor capture/ --statistics out/statistics.json --constraints out/constraints.json --output report/
+    mmon report --statistics out/statistics.json --constraints out/constraints.json --output out/report.html
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from . import params
 
 EXIT_VIOLATIONS = 3
+EXIT_FAILED = 255  # as a failed job
 
 
 def _format_for(path: str, args: argparse.Namespace) -> str:
@@ -75,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mon.add_argument("--capture-index-names", nargs="+", default=["endpointInput", "endpointOutput"])
     mon.add_argument("--fail-on-violations", action="store_true", help=f"exit {EXIT_VIOLATIONS} when violations are found")
+    rep = sub.add_parser("report", help="render report.html from existing JSON reports (ours or SageMaker's)")
+    rep.add_argument("--statistics", required=True, help="statistics.json (of the baseline, or of the monitored data)")
+    rep.add_argument("--constraints", help="constraints.json")
+    rep.add_argument("--baseline-statistics", help="the baseline's statistics.json, to compare against")
+    rep.add_argument("--violations", help="constraint_violations.json: makes it a monitoring report")
+    rep.add_argument("--output", "-o", required=True, help="the HTML file to write")
+    rep.add_argument("--title", help="the page title")
     for p in (base, mon):
         p.add_argument("--log-json", action="store_true", help="log one JSON object per line (for log collectors)")
     return parser
@@ -109,8 +118,56 @@ def window(name: str, now: datetime | None = None) -> tuple[str, str]:
     return (end - size).strftime(fmt), end.strftime(fmt)
 
 
+class ReportInputError(Exception):
+    pass
+
+
+def _read_json(path: str | None, which: str) -> dict | None:
+    if path is None:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportInputError(f"cannot read {which} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except ValueError as exc:
+        raise ReportInputError(f"{which} file {path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ReportInputError(f"{which} file {path} is not a JSON object")
+    return doc
+
+
+def report(args: argparse.Namespace) -> int:
+    """``mmon report``: the job's report.html, rendered from files already written."""
+    from analyzer.report import render_html
+
+    try:
+        statistics = _read_json(args.statistics, "statistics")
+        if not isinstance(statistics.get("features", []), list):
+            raise ReportInputError(f"statistics file {args.statistics} has no list of features")
+        documents = {"constraints": _read_json(args.constraints, "constraints"),
+                     "baseline_statistics": _read_json(args.baseline_statistics, "baseline statistics"),
+                     "violations": _read_json(args.violations, "violations")}
+    except ReportInputError as exc:
+        print(f"mmon report: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    monitoring = documents["violations"] is not None or documents["baseline_statistics"] is not None
+    title = args.title or ("Monitoring report" if monitoring else "Baseline report")
+    page = render_html(statistics, **documents, title=title)
+    output = Path(args.output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        print(f"mmon report: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Wrote {output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "report":
+        return report(args)
     from .entrypoint import main as job_main
 
     env = {k: v for k, v in os.environ.items() if k not in params.ANALYZER_PARAMETERS}

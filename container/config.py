@@ -185,6 +185,7 @@ class JobConfig:
     cloudwatch_namespace: str | None = None
     spark_master: str | None = None
     threads: int | None = None
+    report: bool = True
 
     @property
     def is_monitoring(self) -> bool:
@@ -220,6 +221,9 @@ class JobConfig:
                 raise ValueError
         except ValueError:
             raise InputError("ENV_INVALID", name=params.CAPTURE_MAX_BAD_FRACTION, value=bad_fraction_raw, reason="must be a number in [0, 1]") from None
+        report = optional(params.REPORT) or "Enabled"
+        if report not in ("Enabled", "Disabled"):
+            raise InputError("ENV_INVALID", name=params.REPORT, value=report, reason="must be Enabled or Disabled")
         _check_own_knobs(env)
         threads_raw = optional(params.THREADS)
         threads = None
@@ -248,4 +252,5 @@ class JobConfig:
             cloudwatch_namespace=optional(params.CLOUDWATCH_NAMESPACE),
             spark_master=optional(params.SPARK_MASTER),
             threads=threads,
+            report=report == "Enabled",
         )

@@ -11,6 +11,7 @@ from analyzer import DatasetProfile, MonitoringConfig, ProfileOptions, suggest
 from analyzer.errors import InputError
 from analyzer.formats import constraints_json, statistics_json
 from analyzer.model import DistributionConstraints
+from analyzer.report import render_html
 
 from . import params
 from .config import JobConfig
@@ -102,6 +103,20 @@ def log_data_quality(result: DatasetProfile) -> None:
             )
 
 
+def stage_report(writer: ReportWriter, config: JobConfig, statistics: dict, **documents) -> None:
+    """Stage report.html unless ``MMON_REPORT=Disabled``. The page is for people, the JSON
+    reports are the job's contract: a page that cannot be rendered is a warning, not a failed job."""
+    if not config.report:
+        writer.remove_previous(params.REPORT_FILE)
+        return
+    try:
+        page = render_html(statistics, **documents)
+    except Exception:  # noqa: BLE001 - any bug in the page must not cost the job its reports
+        log.warning("Could not render %s; the JSON reports are written without it", params.REPORT_FILE, exc_info=True)
+        return
+    writer.stage_text(params.REPORT_FILE, page)
+
+
 def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
     if config.record_preprocessor_script:
         from .scripts import preprocessed_profile
@@ -118,6 +133,8 @@ def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> J
         )
     )
     constraints = suggest(result.statistics, monitoring)
-    writer.stage(params.STATISTICS_FILE, statistics_json.to_dict(result.statistics))
-    writer.stage(params.CONSTRAINTS_FILE, constraints_json.to_dict(constraints))
+    statistics_doc, constraints_doc = statistics_json.to_dict(result.statistics), constraints_json.to_dict(constraints)
+    writer.stage(params.STATISTICS_FILE, statistics_doc)
+    writer.stage(params.CONSTRAINTS_FILE, constraints_doc)
+    stage_report(writer, config, statistics_doc, constraints=constraints_doc, title="Baseline report")
     return JobResult(0, tuple(writer.commit()))

@@ -16,7 +16,8 @@ from . import params
 from .capture import iso, reject_capture_lines
 from .config import CaptureFormat, CsvFormat, JobConfig, JsonFormat
 from .dataset import read_dataset
-from .jobs import Drivers, JobResult, log_data_quality
+from .exit_message import completed
+from .jobs import Drivers, JobResult, log_data_quality, stage_report
 from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, put_metric_data, write_metrics
 from .outputs import ReportWriter
 
@@ -117,8 +118,12 @@ def run_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) ->
     result = validate(features, [f.name for f in stats.features], constraints, baseline)
     for v in result.violations:
         log.info("Violation: %s %s: %s", v.feature_name, v.constraint_check_type, v.description)
-    writer.stage(params.STATISTICS_FILE, statistics_json.to_dict(stats))
-    writer.stage(params.VIOLATIONS_FILE, violations_json.to_dict(result.violations))
+    statistics_doc, violations_doc = statistics_json.to_dict(stats), violations_json.to_dict(result.violations)
+    writer.stage(params.STATISTICS_FILE, statistics_doc)
+    writer.stage(params.VIOLATIONS_FILE, violations_doc)
+    stage_report(writer, config, statistics_doc, constraints=constraints_json.to_dict(constraints),
+                 baseline_statistics=statistics_json.to_dict(baseline) if baseline is not None else None,
+                 violations=violations_doc, message=completed(len(result.violations)), title="Monitoring report")
     if config.publish_cloudwatch_metrics and constraints.monitoring_config.emit_metrics == "Enabled":
         when = config.metric_time or config.start_time or datetime.now(timezone.utc)
         records = cloudwatch_records(stats, result.drift, when, config.endpoint_name, config.schedule_name)

@@ -34,7 +34,7 @@ def dumps(doc: dict) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-REPORT_FILES = ("statistics.json", "constraints.json", "constraint_violations.json")
+REPORT_FILES = ("statistics.json", "constraints.json", "constraint_violations.json", "report.html")
 STAGING = ".mmon-staging-"  # a staging folder: beside output_path (".<name>.mmon-staging-*") or inside it
 
 
@@ -82,7 +82,9 @@ class ReportWriter:
         remove_leftovers(directory)
 
     def stage(self, name: str, doc: dict) -> None:
-        text = dumps(doc)
+        self.stage_text(name, dumps(doc))
+
+    def stage_text(self, name: str, text: str) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job is ending: no more reports are staged")
@@ -95,6 +97,15 @@ class ReportWriter:
                 self._discard()
                 raise InputError("OUTPUT_NOT_WRITABLE", path=str(self.directory), reason=exc.strerror or str(exc)) from None
             self._staged.append((tmp, self.directory / name))
+
+    def remove_previous(self, name: str) -> None:
+        """A report of a previous run that this run will not write (report.html, turned off):
+        removed so that it cannot pass for this run's."""
+        path = self.directory / name
+        if path.is_file() and not self._is_input(path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("Removed %s of a previous run: this run does not write it", path)
 
     def commit(self) -> list[Path]:
         with self._lock:

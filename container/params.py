@@ -42,6 +42,7 @@ LOG_LEVEL = "MMON_LOG_LEVEL"
 LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
 THREADS = "MMON_THREADS"  # local driver: threads that profile columns (default: the CPU count)
 PROGRESS = "MMON_PROGRESS"  # off: no progress bar or lines
+REPORT = "MMON_REPORT"  # Disabled: no report.html beside the JSON reports
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # Relative to the base dir.
@@ -52,3 +53,4 @@ DEFAULT_CLOUDWATCH_DIR = "output/metrics/cloudwatch"
 STATISTICS_FILE = "statistics.json"
 CONSTRAINTS_FILE = "constraints.json"
 VIOLATIONS_FILE = "constraint_violations.json"
+REPORT_FILE = "report.html"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a machine to run the project: a virtual environment (.venv) with the package.
 #   scripts/setup.sh          what a job needs (no Java: local jobs start no JVM)
-#   scripts/setup.sh --test   also the test dependencies and Java 17 (the Spark tests)
+#   scripts/setup.sh --test   also the test dependencies, Java 17 (the Spark tests) and Chromium (the report tests)
 # Idempotent; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,15 @@ if [ "${1:-}" = "--test" ]; then
     else
       echo "setup: the Spark tests need Java 17 or newer (e.g. apt-get install openjdk-17-jre-headless)" >&2
       exit 1
+    fi
+  fi
+  # The report's browser tests (tests/e2e/test_report_browser.py) load the page in Chromium.
+  if [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      echo "setup: installing Chromium for the report's browser tests (apt)" >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "setup: the report's browser tests need Chromium (apt-get install chromium); they are skipped without it" >&2
     fi
   fi
 fi

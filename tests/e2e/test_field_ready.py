@@ -34,7 +34,7 @@ CAPTURE_FORMAT = '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput
 H10 = datetime(2024, 3, 5, 10, tzinfo=timezone.utc)
 H11 = H10 + timedelta(hours=1)
 WINDOW = {"start_time": "2024-03-05T11:00:00Z", "end_time": "2024-03-05T12:00:00Z"}
-REPORTS = {"statistics.json", "constraints.json", "constraint_violations.json"}
+REPORTS = {"statistics.json", "constraints.json", "constraint_violations.json", "report.html"}
 
 
 # ------------------------------------------------------------------ helpers
@@ -516,7 +516,7 @@ def test_reports_are_staged_outside_output_path(tmp_path, monkeypatch):
     src.write_text("a,b\n1,x\n2,y\n")
     out = completed(run_job(tmp_path, dataset_source=src, dataset_format=CSV_HEADER))
     assert seen == [[]]
-    assert sorted(os.listdir(out)) == ["constraints.json", "statistics.json"]
+    assert sorted(os.listdir(out)) == ["constraints.json", "report.html", "statistics.json"]
     assert [p.name for p in tmp_path.iterdir() if "staging" in p.name] == []  # the staging folder is gone too
 
 

@@ -65,7 +65,7 @@ def test_baseline_then_monitoring_from_and_to_s3(s3, tmp_path, caplog):
         dataset_format='{"csv": {"header": true}}',
     )
     assert (code, message) == (0, "Completed: Job completed successfully with no violations.")
-    assert keys(s3, "baseline/") == ["baseline/constraints.json", "baseline/statistics.json"]
+    assert keys(s3, "baseline/") == ["baseline/constraints.json", "baseline/report.html", "baseline/statistics.json"]
 
     # a capture tree over three hours; only the window's hour is read (streamed)
     local = tmp_path / "capture"
@@ -85,7 +85,8 @@ def test_baseline_then_monitoring_from_and_to_s3(s3, tmp_path, caplog):
     )
     assert code == 0 and message.startswith("CompletedWithViolations"), message
     assert "Reading 3 objects (" in caplog.text and f"MB) from s3://{BUCKET}/capture" in caplog.text
-    assert keys(s3, "reports/") == ["reports/2021/07/07/11/constraint_violations.json", "reports/2021/07/07/11/statistics.json"]
+    assert keys(s3, "reports/") == ["reports/2021/07/07/11/constraint_violations.json", "reports/2021/07/07/11/report.html",
+                                  "reports/2021/07/07/11/statistics.json"]
     stats = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/2021/07/07/11/statistics.json")["Body"].read())
     assert stats["dataset"]["item_count"] == 30
 
