@@ -119,6 +119,53 @@ def apply_method(distance: float, n: float, m: float, method: str) -> float:
     return distance
 
 
+# ---------------------------------------------------------------- Calibrated (ours, not SageMaker's)
+# Per-feature significance: a 1 % false-alarm budget per run shared by 20 features.
+CALIBRATED_ALPHA = 0.01 / 20
+# DataSketches' single-sided normalised rank error (99 % confidence) of a KLL sketch with
+# k = 2048 (Deequ's and SageMaker's k): ``datasketches.kll_doubles_sketch
+# .get_normalized_rank_error(2048, False)`` (2.296 / k**0.9723, KllHelper in DataSketches).
+# Hard-coded so that the job does not need datasketches; tests compare it with the library.
+KLL_RANK_ERROR_2048 = 0.0013847321358232665
+
+
+def sketch_rank_error(sketch: KllSketch) -> float:
+    """The rank-error allowance of one sketch: 0 when it has never compacted (one level: its
+    items are the values, its CDF is exact), else DataSketches' 99 % normalised rank error for
+    its k (the hard-coded value for k = 2048, DataSketches' fitted formula for another k)."""
+    if not any(len(level) for level in sketch.levels[1:]):
+        return 0.0
+    if int(sketch.k) == 2048:
+        return KLL_RANK_ERROR_2048
+    return 2.296 / float(sketch.k) ** 0.9723
+
+
+def ks_critical_value(n: float, m: float, alpha: float = CALIBRATED_ALPHA) -> float:
+    """The two-sample Kolmogorov-Smirnov critical value ``sqrt(-ln(alpha/2)/2) sqrt((n+m)/(n m))``
+    (the DKW/Massart bound: a gap this large between samples of one distribution has probability
+    at most about alpha)."""
+    return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))
+
+
+def linf_numerical_exact(baseline: KllSketch, current: KllSketch) -> tuple[float, float, float]:
+    """Largest gap between the two sketches' weighted CDFs: every retained item counts with its
+    weight 2**level, repeated items with all their copies (:meth:`KllSketch.rank`), so ``n`` and
+    ``m`` are the numbers of values summarised. Both CDFs are step functions that only jump at
+    retained items, so the supremum is reached at one of them. Returns ``(distance, n, m)``."""
+    n, m = float(baseline.n), float(current.n)
+    if n == 0 or m == 0:
+        return 0.0, n, m
+    points = np.union1d(baseline.items, current.items)
+    gap = np.abs(np.asarray(baseline.rank(points)) / n - np.asarray(current.rank(points)) / m)
+    return float(gap.max(initial=0.0)), n, m
+
+
+def calibrated_margin(n: float, m: float, allowance: float = 0.0) -> float:
+    """The gap that sampling (and the sketches' rank error, ``allowance``) can explain:
+    :func:`ks_critical_value` + ``allowance``."""
+    return ks_critical_value(n, m) + allowance
+
+
 def chi_square_p_value(baseline: Mapping[str, float], current: Mapping[str, float]) -> float:
     """Pearson goodness-of-fit p-value of current counts against baseline proportions.
 

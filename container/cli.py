@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     base = sub.add_parser("baseline", help="profile a dataset into statistics.json and constraints.json")
     common(base)
     base.add_argument("--categorical-drift-method", choices=["LInfinity", "ChiSquared"])
+    base.add_argument("--comparison-method", choices=["Simple", "Robust", "Calibrated"],
+                      help="drift method written into the suggested constraints (default Robust, SageMaker's)")
 
     mon = sub.add_parser("monitor", help="check data against a baseline: constraint_violations.json")
     common(mon)
@@ -182,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         env[params.LOG_FORMAT] = "json"
     if args.command == "baseline" and args.categorical_drift_method:
         env[params.CATEGORICAL_DRIFT_METHOD] = args.categorical_drift_method
+    if args.command == "baseline" and args.comparison_method:
+        env[params.COMPARISON_METHOD] = args.comparison_method
     if args.command == "monitor":
         env[params.BASELINE_STATISTICS] = os.path.abspath(args.statistics)
         env[params.BASELINE_CONSTRAINTS] = os.path.abspath(args.constraints)

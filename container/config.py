@@ -177,6 +177,7 @@ class JobConfig:
     schedule_name: str | None = None
     metric_time: datetime | None = None
     categorical_drift_method: str | None = None
+    comparison_method: str | None = None
     record_preprocessor_script: str | None = None
     post_analytics_processor_script: str | None = None
     cloudwatch_dir: str | None = None
@@ -214,6 +215,9 @@ class JobConfig:
         drift = optional(params.CATEGORICAL_DRIFT_METHOD)
         if drift is not None and drift not in ("LInfinity", "ChiSquared"):
             raise InputError("ENV_INVALID", name=params.CATEGORICAL_DRIFT_METHOD, value=drift, reason="must be LInfinity or ChiSquared")
+        method = optional(params.COMPARISON_METHOD)
+        if method is not None and method not in ("Simple", "Robust", "Calibrated"):
+            raise InputError("ENV_INVALID", name=params.COMPARISON_METHOD, value=method, reason="must be Simple, Robust or Calibrated")
         bad_fraction_raw = optional(params.CAPTURE_MAX_BAD_FRACTION) or "0.01"
         try:
             bad_fraction = float(bad_fraction_raw)
@@ -244,6 +248,7 @@ class JobConfig:
             schedule_name=optional(params.SAGEMAKER_MONITORING_SCHEDULE_NAME),
             metric_time=parse_time(env.get(params.METRIC_TIME), params.METRIC_TIME),
             categorical_drift_method=drift,
+            comparison_method=method,
             record_preprocessor_script=optional(params.RECORD_PREPROCESSOR_SCRIPT),
             post_analytics_processor_script=optional(params.POST_ANALYTICS_PROCESSOR_SCRIPT),
             cloudwatch_dir=optional(params.CLOUDWATCH_METRICS_DIRECTORY) or str(paths.default_cloudwatch_dir),

@@ -129,7 +129,8 @@ def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> J
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")
     monitoring = MonitoringConfig(
         distribution_constraints=DistributionConstraints(
-            categorical_drift_method=config.categorical_drift_method or "LInfinity"
+            categorical_drift_method=config.categorical_drift_method or "LInfinity",
+            comparison_method=config.comparison_method or "Robust",
         )
     )
     constraints = suggest(result.statistics, monitoring)

@@ -43,6 +43,7 @@ LOG_FORMAT = "MMON_LOG_FORMAT"  # "json" for one JSON object per line
 THREADS = "MMON_THREADS"  # local driver: threads that profile columns (default: the CPU count)
 PROGRESS = "MMON_PROGRESS"  # off: no progress bar or lines
 REPORT = "MMON_REPORT"  # Disabled: no report.html beside the JSON reports
+COMPARISON_METHOD = "MMON_COMPARISON_METHOD"  # baselining: Simple, Robust (default) or Calibrated
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # Relative to the base dir.

@@ -64,7 +64,7 @@ _SETTINGS = {
     "domain_content_threshold": number,
     "perform_comparison": _enabled,
     "comparison_threshold": number,
-    "comparison_method": _one_of("Simple", "Robust"),
+    "comparison_method": _one_of("Simple", "Robust", "Calibrated"),  # Calibrated: ours
     "categorical_comparison_threshold": number,
     "categorical_drift_method": _one_of("LInfinity", "ChiSquared"),
 }
