@@ -1180,14 +1180,22 @@ def decode_files(files: Sequence[str], rules: CaptureRules, chunk_bytes: int = C
 
 
 def iter_decoded(files: Sequence[str], rules: CaptureRules, chunk_bytes: int = CHUNK_BYTES,
-                 threads: int | None = None) -> Iterator[tuple[CaptureSummary, Records]]:
-    """The chunks of capture files decoded in parallel, yielded in file and line order."""
+                 threads: int | None = None, progress=None) -> Iterator[tuple[CaptureSummary, Records]]:
+    """The chunks of capture files decoded in parallel, yielded in file and line order (the
+    bytes read are counted on ``progress``, a :class:`container.progress.Progress`)."""
 
     def one(task: tuple[int, str, LineChunk]) -> tuple[CaptureSummary, Records]:
         index, path, chunk = task
         return decode(chunk.lines, rules, Origin(path, index, chunk.first_line))
 
-    tasks = ((i, path, chunk) for i, path in enumerate(files) for chunk in read_lines(path, chunk_bytes))
+    def chunks(path: str) -> Iterator[LineChunk]:
+        for chunk in read_lines(path, chunk_bytes):
+            if progress is not None:  # the bytes of the file's lines (decompressed)
+                offsets, _ = _offsets(chunk.lines)
+                progress.advance(nbytes=int(offsets[-1] - offsets[0]) if len(offsets) else 0)
+            yield chunk
+
+    tasks = ((i, path, chunk) for i, path in enumerate(files) for chunk in chunks(path))
     with ThreadPoolExecutor(max(1, min(threads or os.cpu_count() or 2, 4)), thread_name_prefix="mmon-capture") as pool:
         yield from _ordered_map(pool, one, tasks, window=2 * (threads or os.cpu_count() or 2))
 
@@ -1250,6 +1258,7 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
     from analyzer.profile import Profiler, profile_batches  # the decoder itself does not need the profiler
 
     from .dataset import data_file_sizes, log_streaming
+    from .progress import Progress
 
     sizes = data_file_sizes(source)
     all_files = list(sizes)
@@ -1266,12 +1275,16 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
     summary, parts = CaptureSummary(), []
     with ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
         early = Profiler([c.name for c in assumed], options) if assumed else None
-        for part_summary, records in iter_decoded(files, rules, threads=threads):
-            summary = summary.merge(part_summary)
-            if len(records):
-                parts.append(records)
-                if early is not None:
-                    early.update(tabulate(records, assumed), pool)
+        # The total is known when no file is compressed (the bytes counted are decompressed ones).
+        compressed = any(Path(f).suffix.lower() in _OPENERS for f in files)
+        with Progress(None if compressed else sum(sizes[f] for f in files), "Decoding capture") as progress:
+            for part_summary, records in iter_decoded(files, rules, threads=threads, progress=progress):
+                summary = summary.merge(part_summary)
+                progress.advance(rows=len(records))
+                if len(records):
+                    parts.append(records)
+                    if early is not None:
+                        early.update(tabulate(records, assumed), pool)
         log_summary(summary)
         check_summary(summary, source, start, end, max_bad_fraction)
         columns = layout(summary, baseline_names)

@@ -566,3 +566,35 @@ def test_profile_in_the_assumed_layout_equals_the_profile_in_the_found_layout(tm
     assert [f.name for f in fast.statistics.features] == [c.name for c in columns]
     assert statistics_json.to_dict(fast.statistics) == statistics_json.to_dict(slow.statistics)
     assert fast.type_counts == slow.type_counts and fast.outside_domain == slow.outside_domain
+
+
+def test_capture_decoding_reports_progress(tmp_path, monkeypatch):
+    """A long monitoring job shows progress as the baselining readers do: the bytes of the
+    capture lines read (the files' sizes, none being compressed) and the records decoded."""
+    import json as _json
+
+    from analyzer import ProfileOptions
+    from container import progress as progress_module
+    from container.capture import profile_capture
+    from container.config import CaptureFormat
+
+    seen = []
+
+    class Recorder(progress_module.Progress):
+        def __init__(self, total_bytes, description="", **kwargs):
+            super().__init__(total_bytes, description, enabled=False)
+            seen.append(self)
+
+    monkeypatch.setattr(progress_module, "Progress", Recorder)
+    lines = [_json.dumps({
+        "captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "encoding": "CSV", "data": f"{i},x"},
+                        "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "encoding": "CSV", "data": "1"}},
+        "eventMetadata": {"eventId": str(i), "inferenceTime": "2024-01-01T00:00:00Z"}, "eventVersion": "0",
+    }) for i in range(500)]
+    for part in range(3):
+        (tmp_path / f"{part}.jsonl").write_text("\n".join(lines) + "\n")
+    profile_capture(str(tmp_path), CaptureFormat(("endpointInput", "endpointOutput")), ["y", "a", "b"], None, None, 0.01, ProfileOptions())
+    (progress,) = seen
+    size = sum(p.stat().st_size for p in tmp_path.glob("*.jsonl"))
+    assert progress.total_bytes == size and progress.bytes_read == size
+    assert progress.rows == 1500
