@@ -75,7 +75,8 @@ class DatasetProfile:
 class Profiler:
     """Mergeable profile of a dataset with the columns ``names``.
 
-    A column missing from a batch counts as missing values in that batch's rows.
+    A column missing from a batch counts as missing values in that batch's rows; a column first
+    seen in a later batch (a JSON key) is added, the rows before it counting as missing values.
     """
 
     def __init__(self, names: Sequence[str], options: ProfileOptions = ProfileOptions()) -> None:
@@ -88,14 +89,13 @@ class Profiler:
             ColumnState.empty(options.kll_k, options.distinct_lg_k, options.domains.get(name)) for name in self.names
         ]
 
-    def add_column(self, name: str) -> None:
-        """A column first seen after some rows (a JSON key): those rows count as missing values."""
-        self.names.append(name)
-        self.columns.append(ColumnState.empty(self.options.kll_k, self.options.distinct_lg_k, self.options.domains.get(name)))
-
     def update(self, batch: "pa.RecordBatch | pa.Table", executor: Executor | None = None,
                malformed_rows: int = 0, undecodable_values: int = 0) -> None:
         """Add one batch; columns are updated in parallel on ``executor`` when one is given."""
+        for name in batch.schema.names:
+            if name not in self.names:
+                self.names.append(name)
+                self.columns.append(ColumnState.empty(self.options.kll_k, self.options.distinct_lg_k, self.options.domains.get(name)))
         self.rows += batch.num_rows
         self.malformed_rows += malformed_rows
         self.undecodable_values += undecodable_values
@@ -200,9 +200,6 @@ def profile_partition(batches: Iterable[pa.RecordBatch], names: Sequence[str], o
         if malformed_column is not None and malformed_column in batch.schema.names:
             malformed = len(batch) - batch.column(malformed_column).null_count
             batch = batch.drop_columns([malformed_column])
-        for name in batch.schema.names:
-            if name not in profiler.names:
-                profiler.add_column(name)
         profiler.update(batch, malformed_rows=malformed)
     yield pa.RecordBatch.from_pydict(
         {"pid": [os.getpid()], "state": [pickle.dumps(profiler, protocol=pickle.HIGHEST_PROTOCOL)]},

@@ -101,9 +101,6 @@ class Dataset:
         with Progress(self.total_bytes, f"Profiling {self.source}") as progress, \
                 ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
             for batch in read_ahead(self.batches(progress)):
-                for name in batch.data.schema.names:
-                    if name not in profiler.names:  # a JSON key first seen in a later record
-                        profiler.add_column(name)
                 profiler.update(batch.data, pool, batch.malformed_rows, batch.undecodable_values)
                 progress.advance(rows=batch.data.num_rows)
         return profiler.result()

@@ -82,13 +82,18 @@ def _frame(spark, dataset: Dataset):
     raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
 
 
-def profile_frame(spark, df, options: ProfileOptions, malformed_column: str | None = None) -> DatasetProfile:
+def profile_frame(df, options: ProfileOptions, malformed_column: str | None = None) -> DatasetProfile:
     """Profile a DataFrame on the executors and merge the partial profiles."""
     names = [c for c in df.columns if c != malformed_column]
     function = functools.partial(profile_partition, names=names, options=options, malformed_column=malformed_column)
-    rows = df.mapInArrow(function, _PARTIAL_SCHEMA).collect()
+    return _merged(df.mapInArrow(function, _PARTIAL_SCHEMA).collect(), names, options)
+
+
+def _merged(rows, names: list[str], options: ProfileOptions) -> DatasetProfile:
+    """The partial profiles of ``profile_partition`` rows, merged in partition order (the order
+    ``collect()`` keeps)."""
     total = Profiler(names, options)
-    for row in rows:  # collect() keeps partition order
+    for row in rows:
         total.merge(pickle.loads(row["state"]))
     log.info("Merged %d partial profiles computed by %d executor processes", len(rows), len({r["pid"] for r in rows}))
     return total.result()
@@ -98,7 +103,7 @@ def profile_on_spark(spark, dataset: Dataset, options: ProfileOptions) -> Datase
     log.info("Profiling %d columns of %s on Spark (%d files)", len(dataset.names), dataset.source, len(dataset.files))
     ship_engine(spark)
     df, malformed = _frame(spark, dataset)
-    return profile_frame(spark, df, options, malformed)
+    return profile_frame(df, options, malformed)
 
 
 # ------------------------------------------------------------------ captured data
@@ -150,11 +155,5 @@ def profile_capture_on_spark(spark, source: str, fmt, baseline_names, start, end
     log_summary(summary)
     check_summary(summary, source, start, end, max_bad_fraction)
     columns = layout(summary, baseline_names)
-    names = [c.name for c in columns]
     function = functools.partial(_capture_profiles, rules=rules, columns=columns, options=options)
-    rows = lines.mapInArrow(function, _PARTIAL_SCHEMA).collect()
-    total = Profiler(names, options)
-    for row in rows:
-        total.merge(pickle.loads(row["state"]))
-    log.info("Merged %d partial profiles computed by %d executor processes", len(rows), len({r["pid"] for r in rows}))
-    return total.result()
+    return _merged(lines.mapInArrow(function, _PARTIAL_SCHEMA).collect(), [c.name for c in columns], options)
