@@ -182,6 +182,7 @@ def classify_array(values) -> "np.ndarray":
     [1, 2, 4, 3, 2, 4, 1]
     """
     import numpy as np
+    import pyarrow as pa
 
     codes = np.full(len(values), CLASS_STRING, dtype=np.int8)
     if len(values) == 0:
@@ -190,7 +191,7 @@ def classify_array(values) -> "np.ndarray":
     codes[plain] = np.where(dotted[plain], CLASS_FRACTIONAL, CLASS_INTEGRAL)
     rest = ~plain
     if rest.any():
-        codes[rest] = _classify_by_pattern(values if rest.all() else values.filter(pa_array(rest)))
+        codes[rest] = _classify_by_pattern(values if rest.all() else values.filter(pa.array(rest)))
     return codes
 
 
@@ -266,23 +267,18 @@ def _plain_numbers(values) -> "tuple[np.ndarray, np.ndarray]":
 
 def _classify_by_pattern(values) -> "np.ndarray":
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     number = pc.match_substring_regex(values, RE2_NUMBER_PATTERN).to_numpy(zero_copy_only=False)
     codes = np.full(len(values), CLASS_STRING, dtype=np.int8)
     if number.any():
-        marked = pc.match_substring_regex(values.filter(pa_array(number)), "[.eE]").to_numpy(zero_copy_only=False)
+        marked = pc.match_substring_regex(values.filter(pa.array(number)), "[.eE]").to_numpy(zero_copy_only=False)
         codes[number] = np.where(marked, CLASS_FRACTIONAL, CLASS_INTEGRAL)
     if not number.all():
-        boolean = pc.is_in(values, value_set=pa_array(list(BOOLEAN_VALUES))).to_numpy(zero_copy_only=False)
+        boolean = pc.is_in(values, value_set=pa.array(list(BOOLEAN_VALUES))).to_numpy(zero_copy_only=False)
         codes[boolean] = CLASS_BOOLEAN
     return codes
-
-
-def pa_array(values):
-    import pyarrow as pa
-
-    return pa.array(values)
 
 
 def parse_numbers(values) -> "np.ndarray":

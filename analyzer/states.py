@@ -126,29 +126,13 @@ def _reduce_text(array: pa.Array, exact_counts: bool) -> ColumnBatch:
     fast = numeric_batch(distinct)
     if fast is not None:  # every value a plain number: classes and doubles from one parse
         classes, numbers = fast
-        totals = np.bincount(classes, weights=weights, minlength=5).astype(np.int64)
-        return ColumnBatch(
-            non_null=int(totals.sum()), fractional=int(totals[CLASS_FRACTIONAL]), integral=int(totals[CLASS_INTEGRAL]),
-            boolean=0, numbers=numbers, number_weights=weights, others=_EMPTY_STRINGS, counts=counts, texts=texts,
-        )
-    classes = classify_array(distinct)
+        number_weights, others = weights, _EMPTY_STRINGS
+    else:
+        classes = classify_array(distinct)
+        numbers, number_weights, others = _split_numbers(distinct, classes, weights)
     totals = np.bincount(classes, weights=weights, minlength=5).astype(np.int64)
-    numeric = (classes == CLASS_FRACTIONAL) | (classes == CLASS_INTEGRAL)
-    numbers = np.zeros(0)
-    number_weights = None
-    if numeric.any():
-        mask = pa.array(numeric)
-        numbers = parse_numbers(distinct.filter(mask))
-        number_weights = weights[numeric] if weights is not None else None
-        parsed = ~np.isnan(numbers)
-        if not parsed.all():
-            numbers = numbers[parsed]
-            number_weights = number_weights[parsed] if number_weights is not None else None
-    others = distinct if not numeric.any() else distinct.filter(pa.array(~numeric))
-    if weights is None and len(others):
-        others = pc.unique(others)
     return ColumnBatch(
-        non_null=int(totals.sum()) - int(totals[0]),
+        non_null=int(totals.sum()),
         fractional=int(totals[CLASS_FRACTIONAL]),
         integral=int(totals[CLASS_INTEGRAL]),
         boolean=int(totals[CLASS_BOOLEAN]),
@@ -158,6 +142,22 @@ def _reduce_text(array: pa.Array, exact_counts: bool) -> ColumnBatch:
         counts=counts,
         texts=texts,
     )
+
+
+def _split_numbers(values: pa.Array, classes: np.ndarray, weights: np.ndarray | None):
+    """(doubles, their weights, distinct other texts) of classified values: the numeric values
+    that have a double (see :func:`parse_numbers`), and the texts of the rest."""
+    numeric = (classes == CLASS_FRACTIONAL) | (classes == CLASS_INTEGRAL)
+    if not numeric.any():
+        return np.zeros(0), None, values if weights is not None else pc.unique(values)
+    numbers = parse_numbers(values.filter(pa.array(numeric)))
+    number_weights = weights[numeric] if weights is not None else None
+    parsed = ~np.isnan(numbers)
+    if not parsed.all():
+        numbers = numbers[parsed]
+        number_weights = number_weights[parsed] if number_weights is not None else None
+    others = values.filter(pa.array(~numeric))
+    return numbers, number_weights, others if weights is not None or not len(others) else pc.unique(others)
 
 
 # ---------------------------------------------------------------- the metrics
