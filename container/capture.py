@@ -59,9 +59,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bz2
 import csv
-import gzip
 import io
 import itertools
 import json
@@ -110,8 +108,7 @@ _COLUMNS = (
 )
 _PIECE_LINES = 1024  # lines re-read apart when pyarrow rejects a chunk
 _HOUR_PATH = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
-_OPENERS = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
-_UNREADABLE = (OSError, EOFError, zlib.error, lzma.LZMAError)
+_UNREADABLE = (OSError, EOFError, zlib.error, lzma.LZMAError, pa.ArrowException)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _SNIPPET = 80
@@ -264,20 +261,15 @@ class LineChunk(NamedTuple):
 
 
 def _open(path: str):
-    """A capture file's bytes, decompressed by suffix; an ``s3://`` object is streamed from S3."""
-    from . import storage
+    """A capture file's decompressed bytes (by suffix, as datasets are read; ``s3://`` objects
+    streamed)."""
+    from .dataset import open_stream
 
-    suffix = Path(path).suffix.lower()
-    if storage.is_s3(path):
-        raw = storage.open_object(path)
-    else:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block (or the wrapper's)
-    opener = _OPENERS.get(suffix)
-    return opener(fileobj=raw) if opener is gzip.GzipFile else opener(raw) if opener else raw
+    return open_stream(path)[0]
 
 
 def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[LineChunk]:
-    """A file's lines in chunks of about ``chunk_bytes`` (decompressed by suffix: .gz, .bz2, .xz).
+    """A file's lines in chunks of about ``chunk_bytes`` (decompressed by suffix: .gz, .bz2, .zst, .xz).
 
     Bytes that are not UTF-8 are replaced by U+FFFD (the profile counts such values as missing).
     """
@@ -1257,7 +1249,7 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
     """
     from analyzer.profile import Profiler, profile_batches  # the decoder itself does not need the profiler
 
-    from .dataset import data_file_sizes, log_streaming
+    from .dataset import data_file_sizes, is_compressed, log_streaming
     from .progress import Progress
 
     sizes = data_file_sizes(source)
@@ -1276,7 +1268,7 @@ def profile_capture(source: str, fmt: CaptureFormat, baseline_names: Sequence[st
     with ThreadPoolExecutor(threads or os.cpu_count() or 2, thread_name_prefix="mmon-profile") as pool:
         early = Profiler([c.name for c in assumed], options) if assumed else None
         # The total is known when no file is compressed (the bytes counted are decompressed ones).
-        compressed = any(Path(f).suffix.lower() in _OPENERS for f in files)
+        compressed = any(is_compressed(f) for f in files)
         with Progress(None if compressed else sum(sizes[f] for f in files), "Decoding capture") as progress:
             for part_summary, records in iter_decoded(files, rules, threads=threads, progress=progress):
                 summary = summary.merge(part_summary)

@@ -250,6 +250,11 @@ def open_stream(path: str):
     return (pa.CompressedInputStream(raw, codec) if codec else raw), raw
 
 
+def is_compressed(path: str) -> bool:
+    """Whether :func:`open_stream` decompresses the file (its size is not its bytes' count)."""
+    return Path(path).suffix.lower() in _CODECS or Path(path).suffix.lower() == ".xz"
+
+
 def _unreadable(path: str, exc: BaseException) -> InputError:
     return InputError("DATASET_UNREADABLE", what=f"file {path}", reason=_first_line(exc))
 
