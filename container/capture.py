@@ -268,10 +268,11 @@ def _open(path: str):
     return open_stream(path)[0]
 
 
-def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[LineChunk]:
+def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES, what: str = "capture file") -> Iterator[LineChunk]:
     """A file's lines in chunks of about ``chunk_bytes`` (decompressed by suffix: .gz, .bz2, .zst, .xz).
 
     Bytes that are not UTF-8 are replaced by U+FFFD (the profile counts such values as missing).
+    ``what`` names the file in the error of an unreadable one.
     """
     first, pending = 1, b""
     try:
@@ -291,7 +292,7 @@ def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[LineChunk]
                 if not block:
                     return
     except _UNREADABLE as exc:
-        raise InputError("DATASET_UNREADABLE", what=f"capture file {path}", reason=_one_line(exc)) from None
+        raise InputError("DATASET_UNREADABLE", what=f"{what} {path}", reason=_one_line(exc)) from None
 
 
 def lines_array(data: pa.Buffer) -> pa.StringArray:
@@ -847,6 +848,15 @@ def _payload_records(data: str, encoding: str | None, content_type: str | None) 
     except UnicodeDecodeError:
         raise _Undecodable("the decoded bytes are not UTF-8 text") from None
     return _csv_payload(text) if "csv" in ct else _json_payload(text, ct)
+
+
+def payload_records(data: str, encoding: str | None, content_type: str | None) -> list[Record]:
+    """A payload's records as the capture decoder reads them (fields, or a JSON object's keys):
+    for the model-quality job's endpoint outputs and labels. ValueError when it does not decode."""
+    try:
+        return _payload_records(data, encoding, content_type)
+    except _Undecodable as exc:
+        raise ValueError(str(exc)) from None
 
 
 _NO_RECORD: Record = ((), None)

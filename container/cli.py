@@ -3,6 +3,10 @@
     mmon baseline data.csv --output out/
     mmon monitor capture/ --statistics out/statistics.json --constraints out/constraints.json --output report/
     mmon report --statistics out/statistics.json --constraints out/constraints.json --output out/report.html
+
+Model quality: ``--problem-type`` (with the column options) makes ``baseline`` and ``monitor``
+the model-quality jobs; ``mmon merge capture/ --ground-truth gt/ -o merged/`` is SageMaker's
+ground-truth merge job.
 """
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ def _format_for(path: str, args: argparse.Namespace) -> str:
         return json.dumps({"json": {"lines": True}})
     if fmt == "parquet":
         return json.dumps({"parquet": {}})
+    if fmt == "merged" or getattr(args, "problem_type", None):  # records of the merge job
+        return json.dumps({"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}})
     return json.dumps({"sagemakerCaptureJson": {"captureIndexNames": args.capture_index_names}})
 
 
@@ -53,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("data", help="dataset file or directory")
         p.add_argument("--output", "-o", required=True, help="directory for the report files")
-        p.add_argument("--format", choices=["csv", "json", "parquet", "capture"],
-                       help="default: capture when the (first) file starts with a data-capture line, else from the file name")
+        p.add_argument("--format", choices=["csv", "json", "parquet", "capture", "merged"],
+                       help="default: capture (merged with --problem-type: the merge job's records) when the (first) "
+                            "file starts with a data-capture line, else from the file name")
         p.add_argument("--no-header", dest="header", action="store_false", help="CSV without a header row")
         p.add_argument("--spark-master", help="run the job on Spark at this master URL, e.g. local[*] (default: in this process)")
 
@@ -64,19 +71,38 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--comparison-method", choices=["Simple", "Robust", "Calibrated"],
                       help="drift method written into the suggested constraints (default Robust, SageMaker's)")
 
+    def model_quality(p: argparse.ArgumentParser, baseline: bool) -> None:
+        g = p.add_argument_group("model quality (SageMaker's ModelQualityMonitor)")
+        g.add_argument("--problem-type", choices=["BinaryClassification", "MulticlassClassification", "Regression"],
+                       help="run the model-quality job instead of data quality")
+        where = "column name" if baseline else "index of the field in the endpoint output (0: the first), or key of a JSON output"
+        g.add_argument("--inference-attribute", metavar="NAME", help=f"the model's prediction: {where}")
+        g.add_argument("--probability-attribute", metavar="NAME", help=f"binary: the positive class's probability: {where}")
+        g.add_argument("--probability-threshold", metavar="P", help="binary: probability >= P is the positive label (default 0.5)")
+        g.add_argument("--ground-truth-attribute", metavar="NAME",
+                       help="the label column" if baseline else "the label's key when ground truth is a JSON object")
+        g.add_argument("--positive-label", metavar="LABEL", help="binary: the positive class (default 1)")
+
+    model_quality(base, baseline=True)
     mon = sub.add_parser("monitor", help="check data against a baseline: constraint_violations.json")
     common(mon)
-    mon.add_argument("--statistics", required=True, help="baseline statistics.json")
+    model_quality(mon, baseline=False)
+    mon.add_argument("--statistics", help="baseline statistics.json (data quality: required)")
     mon.add_argument("--constraints", required=True, help="baseline constraints.json")
-    mon.add_argument("--start-time", metavar="TIME",
-                     help="analyse captured records with inferenceTime at or after TIME: ISO-8601, e.g. "
-                          "2024-03-05T11:00:00Z (no offset = UTC)")
-    mon.add_argument("--end-time", metavar="TIME",
-                     help="... and before TIME (ISO-8601, e.g. 2024-03-05T12:00:00Z); see also --window")
-    mon.add_argument(
-        "--window", choices=sorted(WINDOWS),
-        help="set start/end like a schedule: the last whole hour (or day) before now, in UTC",
-    )
+    merge = sub.add_parser("merge", help="join captured data with ground truth (SageMaker's ground-truth merge job)")
+    merge.add_argument("data", help="data-capture folder ({endpoint}/{variant}/yyyy/mm/dd/hh/*.jsonl)")
+    merge.add_argument("--ground-truth", required=True, help="ground-truth folder (yyyy/mm/dd/hh/*.jsonl; every file is read)")
+    merge.add_argument("--output", "-o", required=True, help="folder for the merged records")
+    for p in (mon, merge):
+        p.add_argument("--start-time", metavar="TIME",
+                       help="analyse captured records with inferenceTime at or after TIME: ISO-8601, e.g. "
+                            "2024-03-05T11:00:00Z (no offset = UTC)")
+        p.add_argument("--end-time", metavar="TIME",
+                       help="... and before TIME (ISO-8601, e.g. 2024-03-05T12:00:00Z); see also --window")
+        p.add_argument(
+            "--window", choices=sorted(WINDOWS),
+            help="set start/end like a schedule: the last whole hour (or day) before now, in UTC",
+        )
     mon.add_argument("--capture-index-names", nargs="+", default=["endpointInput", "endpointOutput"])
     mon.add_argument("--fail-on-violations", action="store_true", help=f"exit {EXIT_VIOLATIONS} when violations are found")
     rep = sub.add_parser("report", help="render report.html from existing JSON reports (ours or SageMaker's)")
@@ -86,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--violations", help="constraint_violations.json: makes it a monitoring report")
     rep.add_argument("--output", "-o", required=True, help="the HTML file to write")
     rep.add_argument("--title", help="the page title")
-    for p in (base, mon):
+    for p in (base, mon, merge):
         p.add_argument("--log-json", action="store_true", help="log one JSON object per line (for log collectors)")
     return parser
 
@@ -173,12 +199,21 @@ def main(argv: list[str] | None = None) -> int:
     from .entrypoint import main as job_main
 
     env = {k: v for k, v in os.environ.items() if k not in params.ANALYZER_PARAMETERS}
-    env.update({
-        params.DATASET_SOURCE: os.path.abspath(args.data),
-        params.DATASET_FORMAT: _format_for(args.data, args),
-        params.OUTPUT_PATH: os.path.abspath(args.output),
-    })
-    if args.spark_master:
+    env.update({params.DATASET_SOURCE: os.path.abspath(args.data), params.OUTPUT_PATH: os.path.abspath(args.output)})
+    if args.command == "merge":
+        env[params.GROUND_TRUTH_SOURCE] = os.path.abspath(args.ground_truth)
+    else:
+        env[params.DATASET_FORMAT] = _format_for(args.data, args)
+    if getattr(args, "problem_type", None):
+        env[params.ANALYSIS_TYPE] = "MODEL_QUALITY"
+        for name, value in ((params.PROBLEM_TYPE, args.problem_type), (params.INFERENCE_ATTRIBUTE, args.inference_attribute),
+                            (params.PROBABILITY_ATTRIBUTE, args.probability_attribute),
+                            (params.PROBABILITY_THRESHOLD_ATTRIBUTE, args.probability_threshold),
+                            (params.GROUND_TRUTH_ATTRIBUTE, args.ground_truth_attribute),
+                            (params.POSITIVE_LABEL, args.positive_label)):
+            if value is not None:
+                env[name] = value
+    if getattr(args, "spark_master", None):
         env[params.SPARK_MASTER] = args.spark_master
     if args.log_json:
         env[params.LOG_FORMAT] = "json"
@@ -187,8 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "baseline" and args.comparison_method:
         env[params.COMPARISON_METHOD] = args.comparison_method
     if args.command == "monitor":
-        env[params.BASELINE_STATISTICS] = os.path.abspath(args.statistics)
+        if args.statistics is None and not args.problem_type:
+            build_parser().error("monitor: --statistics is required (data quality)")
+        if args.statistics:
+            env[params.BASELINE_STATISTICS] = os.path.abspath(args.statistics)
         env[params.BASELINE_CONSTRAINTS] = os.path.abspath(args.constraints)
+    if args.command in ("monitor", "merge"):
         if args.window:
             env[params.START_TIME], env[params.END_TIME] = window(args.window)
         if args.start_time:

@@ -38,6 +38,11 @@ class CaptureFormat:
     capture_index_names: tuple[str, ...] = ("endpointInput", "endpointOutput")
 
 
+@dataclass(frozen=True)
+class MergeFormat(CaptureFormat):
+    """Records of the ground-truth merge job: capture records with ``groundTruthData``."""
+
+
 DatasetFormat = CsvFormat | JsonFormat | ParquetFormat | CaptureFormat
 
 
@@ -92,7 +97,7 @@ def parse_dataset_format(raw: str | None) -> DatasetFormat:
         raise InputError(
             "DATASET_FORMAT_INVALID", value=raw, reason="captureIndexNames must list endpointInput and/or endpointOutput"
         )
-    return CaptureFormat(tuple(names))
+    return (MergeFormat if canonical == "sagemakerMergeJson" else CaptureFormat)(tuple(names))
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:
@@ -187,6 +192,8 @@ class JobConfig:
     spark_master: str | None = None
     threads: int | None = None
     report: bool = True
+    model_quality: "ModelQualityParams | None" = None
+    ground_truth_source: str | None = None
 
     @property
     def is_monitoring(self) -> bool:
@@ -204,7 +211,10 @@ class JobConfig:
             value = env.get(name)
             return value.strip() if value and value.strip() else None
 
-        fmt = parse_dataset_format(env.get(params.DATASET_FORMAT))
+        ground_truth = optional(params.GROUND_TRUTH_SOURCE)
+        # SageMaker's merge job gets no dataset_format: its dataset is always a capture tree.
+        fmt = CaptureFormat() if ground_truth and not optional(params.DATASET_FORMAT) else \
+            parse_dataset_format(env.get(params.DATASET_FORMAT))
         start = parse_time(env.get(params.START_TIME), params.START_TIME)
         end = parse_time(env.get(params.END_TIME), params.END_TIME)
         if start and end and start >= end:
@@ -229,6 +239,7 @@ class JobConfig:
         if report not in ("Enabled", "Disabled"):
             raise InputError("ENV_INVALID", name=params.REPORT, value=report, reason="must be Enabled or Disabled")
         _check_own_knobs(env)
+        monitoring = bool(optional(params.BASELINE_STATISTICS) or optional(params.BASELINE_CONSTRAINTS))
         threads_raw = optional(params.THREADS)
         threads = None
         if threads_raw is not None:
@@ -258,4 +269,58 @@ class JobConfig:
             spark_master=optional(params.SPARK_MASTER),
             threads=threads,
             report=report == "Enabled",
+            model_quality=None if ground_truth else ModelQualityParams.from_environ(env, monitoring),
+            ground_truth_source=ground_truth,
         )
+
+
+PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
+
+
+@dataclass(frozen=True)
+class ModelQualityParams:
+    """The model-quality job's parameters (``analysis_type=MODEL_QUALITY``). In a baseline the
+    attributes name columns of the dataset; in monitoring they index the endpoint's output
+    (``"0"``: its first field) or name keys of a JSON output."""
+
+    problem_type: str
+    inference_attribute: str | None = None
+    probability_attribute: str | None = None
+    probability_threshold: float | None = None
+    ground_truth_attribute: str | None = None
+    positive_label: str | None = None
+
+    @staticmethod
+    def from_environ(env: Mapping[str, str], monitoring: bool) -> "ModelQualityParams | None":
+        def optional(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        analysis = optional(params.ANALYSIS_TYPE) or "DATA_QUALITY"
+        if analysis.upper() not in ("DATA_QUALITY", "MODEL_QUALITY"):
+            raise InputError("ENV_INVALID", name=params.ANALYSIS_TYPE, value=analysis, reason="must be DATA_QUALITY or MODEL_QUALITY")
+        if analysis.upper() == "DATA_QUALITY":
+            return None
+        problem = optional(params.PROBLEM_TYPE)
+        if problem is None:
+            raise InputError("ENV_MISSING", name=params.PROBLEM_TYPE)
+        if problem not in PROBLEM_TYPES:
+            raise InputError("ENV_INVALID", name=params.PROBLEM_TYPE, value=problem, reason=f"must be one of {', '.join(PROBLEM_TYPES)}")
+        inference, probability = optional(params.INFERENCE_ATTRIBUTE), optional(params.PROBABILITY_ATTRIBUTE)
+        threshold_raw = optional(params.PROBABILITY_THRESHOLD_ATTRIBUTE)
+        threshold = None
+        if threshold_raw is not None:
+            try:
+                threshold = float(threshold_raw)
+                if not 0 <= threshold <= 1:
+                    raise ValueError
+            except ValueError:
+                raise InputError("ENV_INVALID", name=params.PROBABILITY_THRESHOLD_ATTRIBUTE, value=threshold_raw,
+                                 reason="must be a number in [0, 1]") from None
+        if inference is None and (problem != "BinaryClassification" or probability is None):
+            needs = "inference_attribute or probability_attribute" if problem == "BinaryClassification" else "inference_attribute"
+            raise InputError("ENV_MISSING", name=needs)
+        truth = optional(params.GROUND_TRUTH_ATTRIBUTE)
+        if truth is None and not monitoring:
+            raise InputError("ENV_MISSING", name=params.GROUND_TRUTH_ATTRIBUTE)
+        return ModelQualityParams(problem, inference, probability, threshold, truth, optional(params.POSITIVE_LABEL))

@@ -93,11 +93,20 @@ def _install_stop_handlers() -> dict:
 
 
 def run(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
+    if config.ground_truth_source:
+        from .jobs import run_merge
+
+        return run_merge(config, writer)
+    if config.model_quality is not None:
+        from .model_quality import run_model_quality_baseline, run_model_quality_monitoring
+
+        job = run_model_quality_monitoring if config.is_monitoring else run_model_quality_baseline
+        return job(drivers, config, writer)
     return (run_monitoring if config.is_monitoring else run_baseline)(drivers, config, writer)
 
 
 _LOCATIONS = (
-    "dataset_source", "output_path", "baseline_statistics", "baseline_constraints",
+    "dataset_source", "ground_truth_source", "output_path", "baseline_statistics", "baseline_constraints",
     "record_preprocessor_script", "post_analytics_processor_script",
 )
 
@@ -150,7 +159,7 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         if config.post_analytics_processor_script:
             scripts.run_postprocessor(config.post_analytics_processor_script)
         if remote_output:
-            storage.upload_all(list(result.files), remote_output)
+            storage.upload_all(list(result.files), remote_output, Path(config.output_path))
         state.message, state.code = exit_message.completed(result.violations), 0
         log.info("Wrote %s in %.1f s", ", ".join(str(p) for p in result.files), time.monotonic() - started)
     except AnalyzerError as exc:

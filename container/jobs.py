@@ -139,3 +139,32 @@ def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> J
     writer.stage(params.CONSTRAINTS_FILE, constraints_doc)
     stage_report(writer, config, statistics_doc, constraints=constraints_doc, title="Baseline report")
     return JobResult(0, tuple(writer.commit()))
+
+
+def run_merge(config: JobConfig, writer: ReportWriter) -> JobResult:
+    """The ground-truth merge job: captured records in the window joined with their labels,
+    written under ``output_path`` as SageMaker's merge job lays them out. The files are written
+    outside ``output_path`` and moved in only when the merge succeeded; a rerun replaces the
+    parts an earlier run wrote into the same folders."""
+    import shutil
+
+    from .merge import merge_ground_truth
+    from .outputs import staging_folder
+
+    out = Path(config.output_path)
+    folder = staging_folder(out)
+    try:
+        result = merge_ground_truth(config.dataset_source, config.ground_truth_source, folder, config.start_time,
+                                    config.end_time, config.capture_max_bad_fraction)
+        writer.stage_tree(folder, result.files)
+        files = writer.commit()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    written = set(files)
+    for path in {p.parent for p in files}:
+        for old in path.glob("part-*.c000.jsonl"):
+            if old not in written:
+                old.unlink(missing_ok=True)
+                log.info("Removed %s, merged by an earlier run", old)
+    log.info("Merged %d records into %d files", result.merged, len(files))
+    return JobResult(0, tuple(files))

@@ -98,6 +98,25 @@ class ReportWriter:
                 raise InputError("OUTPUT_NOT_WRITABLE", path=str(self.directory), reason=exc.strerror or str(exc)) from None
             self._staged.append((tmp, self.directory / name))
 
+    def stage_tree(self, folder: Path, names: Iterable[str]) -> None:
+        """Files already written under ``folder`` (``names``: paths relative to it, in
+        subfolders too), moved into the staging folder to go to the same paths under
+        ``directory`` at the commit (renames when ``folder`` is on its file system)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job is ending: no more reports are staged")
+            try:
+                if self._staging is None:
+                    self._staging = staging_folder(self.directory)
+                for name in names:
+                    tmp = self._staging / name
+                    tmp.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(folder / name, tmp)
+                    self._staged.append((tmp, self.directory / name))
+            except OSError as exc:
+                self._discard()
+                raise InputError("OUTPUT_NOT_WRITABLE", path=str(self.directory), reason=exc.strerror or str(exc)) from None
+
     def remove_previous(self, name: str) -> None:
         """A report of a previous run that this run will not write (report.html, turned off):
         removed so that it cannot pass for this run's."""
@@ -112,6 +131,7 @@ class ReportWriter:
             done = []
             try:
                 for tmp, final in self._staged:
+                    final.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(tmp, final)
                     done.append(final)
             except OSError as exc:

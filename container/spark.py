@@ -51,7 +51,7 @@ def ship_engine(spark) -> None:
     spark.sparkContext.addPyFile(str(archive))
 
 
-def _frame(spark, dataset: Dataset):
+def frame(spark, dataset: Dataset):
     """The dataset as a DataFrame read by Spark's own reader, columns named as ``dataset``."""
     from pyspark.sql import types as T
 
@@ -102,7 +102,7 @@ def _merged(rows, names: list[str], options: ProfileOptions) -> DatasetProfile:
 def profile_on_spark(spark, dataset: Dataset, options: ProfileOptions) -> DatasetProfile:
     log.info("Profiling %d columns of %s on Spark (%d files)", len(dataset.names), dataset.source, len(dataset.files))
     ship_engine(spark)
-    df, malformed = _frame(spark, dataset)
+    df, malformed = frame(spark, dataset)
     return profile_frame(df, options, malformed)
 
 

@@ -260,15 +260,17 @@ def _put(client, bucket: str, key: str, path: Path) -> None:
     client.upload_file(str(path), bucket, key)
 
 
-def upload_all(files: list[Path], uri: str) -> list[str]:
-    """Upload complete report files; if any upload fails, delete those already uploaded so that
-    the destination never shows a partial set."""
+def upload_all(files: list[Path], uri: str, root: Path | None = None) -> list[str]:
+    """Upload complete report files (keyed by their path below ``root``, else their name); if
+    any upload fails, delete those already uploaded so that the destination never shows a
+    partial set."""
     bucket, prefix = _split(uri)
     prefix = prefix.rstrip("/")
     client = _client()
     done: list[str] = []
     for path in files:
-        key = f"{prefix}/{path.name}" if prefix else path.name
+        name = path.relative_to(root).as_posix() if root is not None and path.is_relative_to(root) else path.name
+        key = f"{prefix}/{name}" if prefix else name
         try:
             _put(client, bucket, key, path)
         except Exception as exc:

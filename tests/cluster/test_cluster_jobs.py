@@ -99,3 +99,29 @@ def test_capture_monitoring_on_the_cluster_equals_the_local_job(spark_cluster, t
     assert ("color", "categorical_values_check") in pairs(tmp_path / "local")
     assert_same_statistics(read_json(tmp_path / "cluster" / "statistics.json"), read_json(tmp_path / "local" / "statistics.json"))
     assert remote.stdout.strip().splitlines()[-1] == local.stdout.strip().splitlines()[-1]
+
+
+def test_model_quality_loop_on_the_cluster_equals_the_local_jobs(spark_cluster, tmp_path):
+    """The README's model-quality loop on the bundled sample: baseline, merge, then monitoring
+    with the merged records decoded by the cluster's executors: the same reports as locally."""
+    sample = ROOT / "sample" / "model-quality"
+    mq = ["--problem-type", "BinaryClassification"]
+    window = ["--start-time", "2024-03-05T11:00:00Z", "--end-time", "2024-03-05T12:00:00Z"]
+    merged = _mmon(["merge", str(sample / "capture"), "--ground-truth", str(sample / "groundtruth"),
+                    "-o", str(tmp_path / "merged"), *window], dict(os.environ))
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    outputs = {}
+    for name, extra, env in (("local", [], dict(os.environ)),
+                             ("cluster", ["--spark-master", spark_cluster.master_url], _cluster_env(spark_cluster))):
+        base = _mmon(["baseline", str(sample / "baseline.csv"), "-o", str(tmp_path / f"base-{name}"), *mq,
+                      "--inference-attribute", "prediction", "--probability-attribute", "probability",
+                      "--ground-truth-attribute", "label", *extra], env)
+        assert base.returncode == 0, base.stderr[-3000:] + (spark_cluster.logs() if extra else "")
+        mon = _mmon(["monitor", str(tmp_path / "merged"), "--constraints", str(tmp_path / "base-local" / "constraints.json"),
+                     "-o", str(tmp_path / f"mon-{name}"), *mq, "--probability-attribute", "0", *window, *extra], env)
+        assert mon.returncode == 0, mon.stderr[-3000:] + (spark_cluster.logs() if extra else "")
+        assert "CompletedWithViolations" in mon.stdout
+        outputs[name] = {f: (tmp_path / f"mon-{name}" / f).read_bytes() for f in ("statistics.json", "constraint_violations.json")}
+        outputs[f"base-{name}"] = read_json(tmp_path / f"base-{name}" / "constraints.json")
+    assert outputs["cluster"] == outputs["local"]
+    assert outputs["base-cluster"] == outputs["base-local"]

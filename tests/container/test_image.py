@@ -218,3 +218,44 @@ def test_preprocessor_script_runs_in_the_image(docker_client, tmp_path):
     stats = read_json(out / "statistics.json")
     assert stats["dataset"]["item_count"] == 50
     assert [f["name"] for f in stats["features"]] == ["prediction", "x0", "x1"]
+
+
+def test_model_quality_jobs_with_sagemakers_environments(docker_client, tmp_path):
+    """The model-quality schedule's three jobs in the image, each with the environment SageMaker
+    gives it (CONTRACT 1.3): the SDK's baseline, the merge job, then the analysis job."""
+    sample = Path(__file__).resolve().parents[2] / "sample" / "model-quality"
+    base_env = {"analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
+                "inference_attribute": "prediction", "probability_attribute": "probability",
+                "ground_truth_attribute": "label", "dataset_format": json.dumps({"csv": {"header": True}}),
+                "dataset_source": f"{PROC}/input/baseline_dataset_input", "output_path": f"{PROC}/output",
+                "publish_cloudwatch_metrics": "Disabled"}
+    code, message, baseline, logs = run_job(tmp_path / "baseline", base_env,
+                                            {sample / "baseline.csv": f"{PROC}/input/baseline_dataset_input/baseline.csv"})
+    assert (code, message) == (0, "Completed: Job completed successfully with no violations."), logs[-3000:]
+    assert read_json(baseline / "constraints.json")["binary_classification_constraints"]["auc"]["threshold"] == 0.9395127993393898
+
+    merge_env = {"dataset_source": f"{PROC}/input_data", "ground_truth_source": f"{PROC}/groundtruth", "output_path": f"{PROC}/output"}
+    code, message, merged, logs = run_job(tmp_path / "merge", merge_env, {
+        sample / "capture" / "churn-endpoint" / "AllTraffic" / "2024" / "03" / "05" / "11":
+            f"{PROC}/input_data/churn-endpoint/AllTraffic/2024/03/05/11",
+        sample / "groundtruth" / "2024" / "03" / "05" / "12": f"{PROC}/groundtruth/2024/03/05/12"})
+    assert (code, message) == (0, "Completed: Job completed successfully with no violations."), logs[-3000:]
+    parts = list(merged.rglob("part-00000-*.c000.jsonl"))
+    assert len(parts) == 1 and len(parts[0].read_text().splitlines()) == 280
+
+    analysis_env = {"analysis_type": "MODEL_QUALITY", "baseline_constraints": "/opt/ml/processing/baseline/constraints/constraints.json",
+                    "dataset_format": '{"sagemakerMergeJson":{"captureIndexNames":["endpointOutput"]}}',
+                    "dataset_source": f"{PROC}/input_data", "end_time": "2024-03-05T12:00:00Z",
+                    "probability_attribute": "0", "probability_threshold_attribute": "0.5",
+                    "metric_time": "2024-03-05T11:00:00Z", "output_path": f"{PROC}/output",
+                    "problem_type": "BinaryClassification", "publish_cloudwatch_metrics": "Enabled",
+                    "sagemaker_endpoint_name": "churn-endpoint", "sagemaker_monitoring_schedule_name": "churn-mq",
+                    "start_time": "2024-03-05T11:00:00Z"}
+    code, message, report, logs = run_job(tmp_path / "analysis", analysis_env, {
+        merged / "churn-endpoint" / "AllTraffic" / "2024" / "03" / "05" / "11": f"{PROC}/input_data/churn-endpoint/AllTraffic/2024/03/05/11",
+        baseline / "constraints.json": "/opt/ml/processing/baseline/constraints/constraints.json"})
+    assert code == 0 and message == "CompletedWithViolations: Job completed successfully with 7 violations.", logs[-3000:]
+    stats = read_json(report / "statistics.json")
+    assert stats["dataset"] == {"item_count": 280, "evaluation_time": "2024-03-05T11:00:00.000Z"}
+    metrics = (tmp_path / "analysis" / "ml-output" / "metrics" / "cloudwatch" / "cloudwatch_metrics.jsonl").read_text().splitlines()
+    assert {json.loads(m)["MetricName"] for m in metrics} >= {"auc", "accuracy", "true_positive_rate"}

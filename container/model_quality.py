@@ -1,0 +1,402 @@
+"""The model-quality jobs (``analysis_type=MODEL_QUALITY``), as SageMaker's ModelQualityMonitor
+runs them.
+
+- Baseline: a labelled dataset (CSV with a header, or JSON Lines) whose columns
+  ``inference_attribute`` / ``probability_attribute`` / ``ground_truth_attribute`` name -> the
+  metrics (``statistics.json``) and constraints suggested from them (``constraints.json``).
+- Monitoring: the ground-truth merge job's records (``sagemakerMergeJson``): the attributes
+  index the endpoint's output (``"0"``: its first field; a key of a JSON output), the label is
+  ``groundTruthData.data`` -> the current metrics and ``constraint_violations.json``.
+
+The drivers only gather the three columns (locally by streaming the files, or on Spark with its
+readers and the same record decoder on the executors); the metrics are computed over the
+gathered columns by :mod:`analyzer.quality`. Merged records are decoded by the data-capture
+payload rules (:func:`container.capture.payload_records`).
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from analyzer import quality
+from analyzer.errors import InputError
+
+from . import params
+from .capture import files_in_window, iso, parse_time, payload_records, read_lines
+from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityParams
+from .dataset import Dataset, list_data_files, read_dataset
+from .jobs import Drivers, JobResult
+from .metrics import put_metric_data, write_metrics
+from .outputs import ReportWriter
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+BATCH_NAMESPACE = "aws/sagemaker/ModelMonitoring/model-metrics"
+_KEYS = ("truth", "predicted", "probability")
+
+
+@dataclasses.dataclass
+class Gathered:
+    """The raw values of the three columns (text, numbers or None), record by record, and where
+    each record came from (for error messages)."""
+
+    truth: list
+    predicted: list | None
+    probability: list | None
+    where: Callable[[int], str]
+
+
+def _attributes(mq: ModelQualityParams) -> dict[str, tuple[str, str]]:
+    """key -> (parameter name, its value) for the columns the job reads."""
+    wanted = {"truth": (params.GROUND_TRUTH_ATTRIBUTE, mq.ground_truth_attribute),
+              "predicted": (params.INFERENCE_ATTRIBUTE, mq.inference_attribute),
+              "probability": (params.PROBABILITY_ATTRIBUTE, mq.probability_attribute)}
+    return {k: v for k, v in wanted.items() if v[1] is not None}
+
+
+def labelled(mq: ModelQualityParams, gathered: Gathered, baseline: bool) -> quality.Labelled:
+    return quality.parse_columns(
+        mq.problem_type, gathered.truth, gathered.predicted, gathered.probability,
+        threshold=mq.probability_threshold, positive_label=mq.positive_label,
+        names=_attributes(mq), where=gathered.where, baseline=baseline,
+    )
+
+
+# ------------------------------------------------------------------ baseline datasets
+def _column(dataset: Dataset, attribute: str, column: str) -> str:
+    """The dataset column an attribute names: a header name, or a position (``"0"``) of a
+    headerless CSV."""
+    if column in dataset.names:
+        return column
+    if column.isdigit() and int(column) < len(dataset.names) and isinstance(dataset.fmt, CsvFormat) and not dataset.fmt.header:
+        return dataset.names[int(column)]
+    shown = ", ".join(dataset.names[:20]) + (", ..." if len(dataset.names) > 20 else "")
+    raise InputError("MODEL_QUALITY_COLUMN_MISSING", attribute=attribute, column=column, source=dataset.source, columns=shown)
+
+
+def _row_locator(files: list[str], ends: list[int]) -> Callable[[int], str]:
+    """record index -> "file, row k" (rows counted from 1 in each file, the header not counted)."""
+
+    def where(i: int) -> str:
+        f = bisect.bisect_right(ends, i)
+        first = ends[f - 1] if f else 0
+        return f"{files[f]}, row {i - first + 1}"
+
+    return where
+
+
+def gather_dataset(dataset: Dataset, mq: ModelQualityParams) -> Gathered:
+    """The local driver: the files streamed batch by batch, only the named columns kept."""
+    columns = {key: _column(dataset, attribute, column) for key, (attribute, column) in _attributes(mq).items()}
+    values: dict[str, list] = {key: [] for key in columns}
+    ends: list[int] = []
+    for path in dataset.files:
+        for batch in dataclasses.replace(dataset, files=(path,)).batches():
+            for key, name in columns.items():
+                index = batch.data.schema.get_field_index(name)
+                values[key].extend(batch.data.column(index).to_pylist() if index >= 0 else [None] * batch.data.num_rows)
+        ends.append(len(values["truth"]) if "truth" in values else len(next(iter(values.values()))))
+    return Gathered(values.get("truth", []), values.get("predicted"), values.get("probability"),
+                    _row_locator(list(dataset.files), ends))
+
+
+def gather_dataset_on_spark(spark, dataset: Dataset, mq: ModelQualityParams) -> Gathered:
+    """Spark's reader for the dataset, the named columns collected in partition order."""
+    from .spark import frame
+
+    columns = {key: _column(dataset, attribute, column) for key, (attribute, column) in _attributes(mq).items()}
+    df, _ = frame(spark, dataset)
+    missing = [c for c in columns.values() if c not in df.columns]
+    table = df.select(*[f"`{c}`" for c in columns.values() if c in df.columns]).toArrow()
+    values = {key: (table.column(name).to_pylist() if name not in missing else [None] * table.num_rows)
+              for key, name in columns.items()}
+    log.info("Collected %d records of %d columns from Spark", table.num_rows, len(columns))
+    return Gathered(values.get("truth", []), values.get("predicted"), values.get("probability"),
+                    lambda i: f"{dataset.source}, record {i + 1}")
+
+
+# ------------------------------------------------------------------ merged records
+class BadRecord(ValueError):
+    """A merged line that cannot be used; the message says why."""
+
+
+def _field(fields: tuple, keys: dict | None, attribute: str, name: str):
+    if keys is not None:  # a JSON object: the attribute is a key (or the position of one)
+        if attribute in keys:
+            return keys[attribute]
+        if attribute.isdigit() and int(attribute) < len(keys):
+            return list(keys.values())[int(attribute)]
+        raise BadRecord(f"{name} {attribute!r} is not a key of the endpoint output ({', '.join(list(keys)[:10])})")
+    if not attribute.isdigit():
+        raise BadRecord(f"{name} {attribute!r} must be the index of a field of the endpoint's CSV output")
+    if int(attribute) >= len(fields):
+        raise BadRecord(f"{name} {attribute!r} is past the {len(fields)} field(s) of the endpoint output")
+    return fields[int(attribute)]
+
+
+def _label(fields: tuple, keys: dict | None, attribute: str | None):
+    if keys is not None:
+        if attribute is not None and attribute in keys:
+            return keys[attribute]
+        if len(keys) == 1:
+            return next(iter(keys.values()))
+        raise BadRecord(f"groundTruthData has keys {', '.join(list(keys)[:10])}: set ground_truth_attribute to the label's key")
+    return fields[0] if fields else None
+
+
+def merged_rows(text: str, sides: tuple[str, ...], mq: ModelQualityParams, start: datetime | None,
+                end: datetime | None) -> list[tuple] | None:
+    """One merged line -> its (truth, predicted, probability) rows; None when it lies outside the
+    window; BadRecord when it cannot be used."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        raise BadRecord("not JSON") from None
+    if not isinstance(record, dict):
+        raise BadRecord("not a JSON object")
+    meta = record.get("eventMetadata") if isinstance(record.get("eventMetadata"), dict) else {}
+    if start is not None or end is not None:
+        when = parse_time(meta.get("inferenceTime")) if isinstance(meta.get("inferenceTime"), str) else None
+        if when is None:
+            raise BadRecord("eventMetadata.inferenceTime is missing or not an ISO-8601 time")
+        if (start is not None and when < start) or (end is not None and when >= end):
+            return None
+    truth = record.get("groundTruthData")
+    if not isinstance(truth, dict) or not isinstance(truth.get("data"), str):
+        raise BadRecord("no groundTruthData.data (is this a record of the ground-truth merge job?)")
+    capture = record.get("captureData") if isinstance(record.get("captureData"), dict) else {}
+    names = [s for s in (*sides, "batchTransformOutput") if s != "endpointInput"]
+    side = next((capture[s] for s in names if isinstance(capture.get(s), dict)), None)
+    if side is None or not isinstance(side.get("data"), str):
+        raise BadRecord(f"no captureData.{names[0]}.data")
+    try:
+        outputs = payload_records(side["data"], side.get("encoding"), side.get("observedContentType"))
+        kind = (truth.get("encoding") or "CSV").upper()
+        labels = payload_records(truth["data"], kind, "application/json" if kind == "JSON" else "text/csv")
+    except ValueError as exc:
+        raise BadRecord(str(exc)) from None
+    if len(outputs) != len(labels):
+        raise BadRecord(f"the endpoint output holds {len(outputs)} records but groundTruthData {len(labels)} labels")
+    rows = []
+    for (fields, keys), (label_fields, label_keys) in zip(outputs, labels):
+        predicted = _field(fields, keys, mq.inference_attribute, params.INFERENCE_ATTRIBUTE) if mq.inference_attribute else None
+        probability = _field(fields, keys, mq.probability_attribute, params.PROBABILITY_ATTRIBUTE) if mq.probability_attribute else None
+        rows.append((_label(label_fields, label_keys, mq.ground_truth_attribute), predicted, probability))
+    return rows
+
+
+def _lines(path: str) -> Iterator[str]:
+    for chunk in read_lines(path, what="merged-records file"):
+        yield from chunk.lines.to_pylist()
+
+
+def gather_merged(config: JobConfig) -> Gathered:
+    """The local driver: every merged file (hour folders outside the window skipped), line by line."""
+    mq, fmt = config.model_quality, config.dataset_format
+    files = files_in_window(list_data_files(config.dataset_source), config.start_time, config.end_time)
+    rows: list[tuple] = []
+    origins: list[tuple[int, int]] = []
+    total = bad = 0
+    first_bad = None
+    for file_index, path in enumerate(files):
+        for line_number, text in enumerate(_lines(path), 1):
+            if not text.strip():
+                continue
+            total += 1
+            try:
+                found = merged_rows(text, fmt.capture_index_names, mq, config.start_time, config.end_time)
+            except BadRecord as exc:
+                bad += 1
+                first_bad = first_bad or f"{path} line {line_number}: {exc}"
+                continue
+            for row in found or ():
+                rows.append(row)
+                origins.append((file_index, line_number))
+    _check_bad_lines(bad, total, first_bad, config)
+    if bad:
+        log.warning("Skipped %d of %d merged records that could not be used; first: %s", bad, total, first_bad)
+    if not rows:
+        raise InputError("NO_MERGED_RECORDS", start=iso(config.start_time), end=iso(config.end_time),
+                         source=config.dataset_source, detail=f" ({total} lines in {len(files)} files)")
+    return _gathered(rows, lambda i: f"{files[origins[i][0]]} line {origins[i][1]}")
+
+
+def _gathered(rows: list[tuple], where: Callable[[int], str]) -> Gathered:
+    truth, predicted, probability = (list(c) for c in zip(*rows))
+    return Gathered(truth, predicted if any(v is not None for v in predicted) else None,
+                    probability if any(v is not None for v in probability) else None, where)
+
+
+def _check_bad_lines(bad: int, total: int, first_bad: str | None, config: JobConfig) -> None:
+    if bad and bad > config.capture_max_bad_fraction * total:
+        raise InputError("CAPTURE_TOO_MANY_BAD_LINES", bad=bad, total=total,
+                         allowed_percent=f"{config.capture_max_bad_fraction * 100:g}", example=first_bad)
+
+
+def _merged_partition(batches, sides, mq, start, end):
+    """Spark's mapInArrow body: lines (with their file) -> rows, or the reason a line is bad."""
+    import pyarrow as pa
+
+    for batch in batches:
+        out = {"truth": [], "predicted": [], "probability": [], "file": [], "bad": []}
+        for text, file in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+            if text is None or not text.strip():
+                continue
+            try:
+                found = merged_rows(text, sides, mq, start, end)
+            except BadRecord as exc:
+                found, reason = [(None, None, None)], str(exc)
+            else:
+                reason = None
+                if found is None:  # outside the window: counted as a line, no row
+                    found = [(None, None, None)]
+                    reason = ""
+            for truth, predicted, probability in found:
+                for key, value in zip(("truth", "predicted", "probability"), (truth, predicted, probability)):
+                    out[key].append(None if value is None else str(value))
+                out["file"].append(file)
+                out["bad"].append(reason)
+        yield pa.RecordBatch.from_pydict(out, schema=_MERGED_SCHEMA)
+
+
+def _merged_schema():
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.string()) for name in ("truth", "predicted", "probability", "file", "bad")])
+
+
+_MERGED_SCHEMA = _merged_schema()
+_MERGED_DDL = "truth string, predicted string, probability string, file string, bad string"
+
+
+def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
+    """Spark reads the merged lines; the executors decode them with :func:`merged_rows`."""
+    import functools
+
+    from pyspark.sql import functions as F
+
+    from .spark import ship_engine
+
+    mq, fmt = config.model_quality, config.dataset_format
+    files = files_in_window(list_data_files(config.dataset_source), config.start_time, config.end_time)
+    ship_engine(spark)
+    lines = spark.read.text(files).select("value", F.input_file_name().alias("file"))
+    body = functools.partial(_merged_partition, sides=fmt.capture_index_names, mq=mq, start=config.start_time, end=config.end_time)
+    table = lines.mapInArrow(body, _MERGED_DDL).toArrow()
+    bad_column = table.column("bad").to_pylist()
+    total = len(bad_column)
+    bad = [i for i, reason in enumerate(bad_column) if reason]
+    first_bad = f"{table.column('file')[bad[0]].as_py()}: {bad_column[bad[0]]}" if bad else None
+    _check_bad_lines(len(bad), total, first_bad, config)
+    keep = [i for i, reason in enumerate(bad_column) if reason is None]
+    if not keep:
+        raise InputError("NO_MERGED_RECORDS", start=iso(config.start_time), end=iso(config.end_time),
+                         source=config.dataset_source, detail=f" ({total} lines in {len(files)} files)")
+    columns = {name: table.column(name).to_pylist() for name in ("truth", "predicted", "probability", "file")}
+    rows = [(columns["truth"][i], columns["predicted"][i], columns["probability"][i]) for i in keep]
+    return _gathered(rows, lambda i: f"{columns['file'][keep[i]]}")
+
+
+# ------------------------------------------------------------------ the jobs
+def _evaluation_time(config: JobConfig) -> str:
+    """When the metrics were computed: a monitoring run's window (metric_time, else end_time),
+    so that a rerun of the same window writes the same file; otherwise now."""
+    when = config.metric_time or config.end_time or datetime.now(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _statistics(config: JobConfig, data: quality.Labelled) -> dict:
+    doc = quality.compute_metrics(data)
+    doc["dataset"] = {**doc["dataset"], "evaluation_time": _evaluation_time(config)}
+    return doc
+
+
+def run_model_quality_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
+    fmt = config.dataset_format
+    if not isinstance(fmt, (CsvFormat, JsonFormat)):
+        raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__.removesuffix("Format").lower(),
+                         supported="csv (with a header), json (lines) for a model-quality baseline")
+    dataset = read_dataset(config.dataset_source, fmt)
+    mq = config.model_quality
+    gathered = (gather_dataset_on_spark(drivers.spark, dataset, mq) if config.spark_master else gather_dataset(dataset, mq))
+    if not gathered.truth:
+        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail="")
+    statistics = _statistics(config, labelled(mq, gathered, baseline=True))
+    log.info("Model-quality baseline of %d records (%s)", statistics["dataset"]["item_count"], mq.problem_type)
+    writer.stage(params.STATISTICS_FILE, statistics)
+    writer.stage(params.CONSTRAINTS_FILE, quality.suggest_constraints(statistics))
+    return JobResult(0, tuple(writer.commit()))
+
+
+def _load_constraints(path: str) -> dict:
+    file = Path(path)
+    if file.is_dir():
+        file = file / params.CONSTRAINTS_FILE
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        raise InputError("BASELINE_MISSING", which="constraints", path=path) from None
+    except ValueError as exc:
+        raise InputError("BASELINE_INVALID", which="constraints", path=path, reason=f"not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise InputError("BASELINE_INVALID", which="constraints", path=path, reason="not a JSON object")
+    return doc
+
+
+def metric_records(statistics: dict, config: JobConfig) -> list[dict]:
+    """CloudWatch records: one per scalar metric (curves and the confusion matrix are not
+    metrics), named as the statistics' keys, as SageMaker's model-quality metrics are."""
+    dimensions = []
+    if config.endpoint_name:
+        dimensions.append({"Name": "Endpoint", "Value": config.endpoint_name})
+    if config.schedule_name:
+        dimensions.append({"Name": "MonitoringSchedule", "Value": config.schedule_name})
+    when = (config.metric_time or config.start_time or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    section = next(v for k, v in statistics.items() if k.endswith("_metrics"))
+    return [{"MetricName": name, "Timestamp": when, "Dimensions": dimensions, "Value": float(metric["value"]), "Unit": "None"}
+            for name, metric in section.items()
+            if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float))]
+
+
+def run_model_quality_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
+    if config.baseline_constraints is None:
+        raise InputError("ENV_MISSING", name=params.BASELINE_CONSTRAINTS)
+    constraints = _load_constraints(config.baseline_constraints)
+    mq = config.model_quality
+    if isinstance(config.dataset_format, MergeFormat):
+        gathered = gather_merged_on_spark(drivers.spark, config) if config.spark_master else gather_merged(config)
+    elif isinstance(config.dataset_format, (CsvFormat, JsonFormat)):  # a labelled dataset, as for a baseline
+        if mq.ground_truth_attribute is None:
+            raise InputError("ENV_MISSING", name=params.GROUND_TRUTH_ATTRIBUTE)
+        dataset = read_dataset(config.dataset_source, config.dataset_format)
+        gathered = gather_dataset_on_spark(drivers.spark, dataset, mq) if config.spark_master else gather_dataset(dataset, mq)
+    else:
+        raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(config.dataset_format).__name__.removesuffix("Format"),
+                         supported="sagemakerMergeJson (the ground-truth merge job's records), csv, json")
+    if not gathered.truth:
+        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" in the analysis window")
+    statistics = _statistics(config, labelled(mq, gathered, baseline=False))
+    try:
+        violations = quality.check(statistics, constraints)
+    except ValueError as exc:
+        raise InputError("BASELINE_INVALID", which="constraints", path=config.baseline_constraints, reason=str(exc)) from None
+    for v in violations:
+        log.info("Violation: %s", v.description)
+    writer.stage(params.STATISTICS_FILE, statistics)
+    writer.stage(params.VIOLATIONS_FILE, quality.violations_document(violations))
+    if config.publish_cloudwatch_metrics:
+        records = metric_records(statistics, config)
+        try:
+            write_metrics(Path(config.cloudwatch_dir), records)
+        except OSError as exc:
+            raise InputError("OUTPUT_NOT_WRITABLE", path=config.cloudwatch_dir, reason=exc.strerror or str(exc)) from None
+        if config.put_metric_data:
+            namespace = config.cloudwatch_namespace or (ENDPOINT_NAMESPACE if config.endpoint_name else BATCH_NAMESPACE)
+            log.info("Sent %d metrics to CloudWatch namespace %s", put_metric_data(records, namespace), namespace)
+    return JobResult(len(violations), tuple(writer.commit()))
