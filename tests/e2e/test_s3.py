@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import socket
 import sys
 from datetime import datetime, timezone
@@ -435,3 +436,30 @@ def test_preprocessor_reads_a_capture_tree_streamed_from_s3(s3, tmp_path, monkey
     _streamed(tmp_path, file_writes, downloads)
     assert _reports(tmp_path / "s" / "out") == _reports(tmp_path / "l" / "out")
     assert json.loads((tmp_path / "s" / "out" / "statistics.json").read_text())["dataset"]["item_count"] == 25
+
+
+def test_model_quality_loop_from_and_to_s3(s3, tmp_path):
+    """The merge job reads the capture and the ground truth from S3 and writes its part files
+    under their folders in S3; the monitoring job reads them back from there."""
+    sample = Path(__file__).resolve().parents[2] / "sample" / "model-quality"
+    for folder in ("capture", "groundtruth"):
+        for path in (sample / folder).rglob("*.jsonl"):
+            s3.upload_file(str(path), BUCKET, f"mq/{folder}/" + path.relative_to(sample / folder).as_posix())
+    s3.upload_file(str(sample / "baseline.csv"), BUCKET, "mq/baseline-data/baseline.csv")
+    window = {"start_time": "2024-03-05T11:00:00Z", "end_time": "2024-03-05T12:00:00Z"}
+    code, message = run(tmp_path / "merge", dataset_source=f"s3://{BUCKET}/mq/capture",
+                        ground_truth_source=f"s3://{BUCKET}/mq/groundtruth", output_path=f"s3://{BUCKET}/mq/merge", **window)
+    assert (code, message) == (0, "Completed: Job completed successfully with no violations.")
+    (part,) = keys(s3, "mq/merge/")
+    assert re.fullmatch(r"mq/merge/churn-endpoint/AllTraffic/2024/03/05/11/part-00000-[0-9a-f-]{36}\.c000\.jsonl", part)
+    mq = {"analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification"}
+    code, message = run(tmp_path / "base", dataset_source=f"s3://{BUCKET}/mq/baseline-data", output_path=f"s3://{BUCKET}/mq/baseline",
+                        dataset_format='{"csv": {"header": true}}', inference_attribute="prediction",
+                        probability_attribute="probability", ground_truth_attribute="label", **mq)
+    assert code == 0, message
+    code, message = run(tmp_path / "mon", dataset_source=f"s3://{BUCKET}/mq/merge", output_path=f"s3://{BUCKET}/mq/report",
+                        dataset_format='{"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}',
+                        baseline_constraints=f"s3://{BUCKET}/mq/baseline/constraints.json", probability_attribute="0",
+                        **mq, **window)
+    assert (code, message) == (0, "CompletedWithViolations: Job completed successfully with 7 violations.")
+    assert "mq/report/constraint_violations.json" in keys(s3, "mq/report/")
