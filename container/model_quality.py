@@ -126,10 +126,33 @@ class BadRecord(ValueError):
     """A merged line that cannot be used; the message says why."""
 
 
+def _path(value, steps: list[str]):
+    """A value inside parsed JSON by keys and list positions (``SageMakerOutput.score``)."""
+    for step in steps:
+        if isinstance(value, dict) and step in value:
+            value = value[step]
+        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        else:
+            return _MISSING
+    return value
+
+
+_MISSING = object()
+
+
 def _field(fields: tuple, keys: dict | None, attribute: str, name: str):
-    if keys is not None:  # a JSON object: the attribute is a key (or the position of one)
+    if keys is not None:  # a JSON object: the attribute is a key, a dotted path, or a position
         if attribute in keys:
             return keys[attribute]
+        head, _, rest = attribute.partition(".")
+        if rest and head in keys and keys[head] is not None:
+            try:
+                found = _path(json.loads(keys[head]), rest.split("."))
+            except ValueError:
+                found = _MISSING
+            if found is not _MISSING:
+                return found if found is None or isinstance(found, str) else json.dumps(found)
         if attribute.isdigit() and int(attribute) < len(keys):
             return list(keys.values())[int(attribute)]
         raise BadRecord(f"{name} {attribute!r} is not a key of the endpoint output ({', '.join(list(keys)[:10])})")
@@ -171,7 +194,7 @@ def merged_rows(text: str, sides: tuple[str, ...], mq: ModelQualityParams, start
     if not isinstance(truth, dict) or not isinstance(truth.get("data"), str):
         raise BadRecord("no groundTruthData.data (is this a record of the ground-truth merge job?)")
     capture = record.get("captureData") if isinstance(record.get("captureData"), dict) else {}
-    names = [s for s in (*sides, "batchTransformOutput") if s != "endpointInput"]
+    names = [s for s in (*sides, "batchTransformOutput") if s != "endpointInput"]  # batch records: their output
     side = next((capture[s] for s in names if isinstance(capture.get(s), dict)), None)
     if side is None or not isinstance(side.get("data"), str):
         raise BadRecord(f"no captureData.{names[0]}.data")

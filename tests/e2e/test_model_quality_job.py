@@ -373,3 +373,38 @@ def test_the_readme_model_quality_loop_runs_as_written(tmp_path, monkeypatch, ca
         argv = [a.replace("$S", "sample/model-quality").replace("mq/", f"{tmp_path}/") for a in shlex.split(command)[1:]]
         assert mmon(argv) == 0, command
     assert capsys.readouterr().out.strip().splitlines()[-1] == expected
+
+
+def test_monitoring_real_merged_records_with_json_outputs(job_env, tmp_path):
+    """Records SageMaker's merge job wrote (tests/fixtures/reference/mq_merged): a JSON endpoint
+    output of several predictions with an ``instances`` label list, a JSON Lines output with one
+    label object, and a batch-transform output whose score sits at ``SageMakerOutput.score``."""
+    real = (REFERENCE / "mq_merged" / "groundtruth-merged-records.sample.jsonl").read_text().splitlines()
+    baseline = binary_baseline(job_env, tmp_path)
+    expected_truth, expected_score = [], []
+    for index in (1, 3):
+        rec = json.loads(real[index])
+        out = rec["captureData"]["endpointOutput"]["data"]
+        preds = json.loads(out)["predictions"] if "predictions" in out else [json.loads(out)]
+        labels = json.loads(rec["groundTruthData"]["data"])
+        labels = labels["instances"] if "instances" in labels else [labels]
+        expected_truth += [label["label"] for label in labels]
+        expected_score += [p["score"] for p in preds]
+    src = write_merged(tmp_path / "endpoint", [real[1], real[3]])
+    env = monitoring_env({**job_env, "output_path": str(tmp_path / "ep")}, baseline, dataset_source=str(src),
+                         probability_attribute="score", inference_attribute="predicted_label")
+    code, message, out = run(env)
+    assert code == 0, message
+    stats = read_json(out / "statistics.json")
+    assert stats["dataset"]["item_count"] == len(expected_truth) > 2
+    assert stats["binary_classification_metrics"]["auc"]["value"] == pytest.approx(
+        skm.roc_auc_score(expected_truth, expected_score), rel=1e-12)
+
+    batch = json.loads(real[2])
+    src = write_merged(tmp_path / "batch", [real[2], real[2]])
+    env = monitoring_env({**job_env, "output_path": str(tmp_path / "bt")}, baseline, dataset_source=str(src),
+                         probability_attribute="SageMakerOutput.score", inference_attribute="SageMakerOutput.predicted_label")
+    code, message, out = run(env)
+    assert code == 0, message
+    matrix = read_json(out / "statistics.json")["binary_classification_metrics"]["confusion_matrix"]
+    assert json.loads(batch["groundTruthData"]["data"])["label"] == 1 and matrix["1"]["1"] == 2
