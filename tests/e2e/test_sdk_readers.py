@@ -71,3 +71,31 @@ def test_sdk_fixture_files_parse(tmp_path):
     """SageMaker-made files, including SDK fixtures with old fields, load into our model."""
     stats = statistics_json.from_dict(read_json(REFERENCE / "housing" / "statistics.json"))
     assert stats.feature("medv").numerical.sketch.n == 506
+
+
+@pytest.mark.parametrize("reference, csv, params, metric_type, expected", [
+    ("mq_churn_binary", "validation_with_predictions.csv",
+     {"problem_type": "BinaryClassification", "inference_attribute": "prediction", "probability_attribute": "probability",
+      "ground_truth_attribute": "label"}, "BINARY_CLASSIFICATION", {"auc", "confusion_matrix", "receiver_operating_characteristic_curve"}),
+    ("mq_weather_regression", "model-quality-baseline-data.csv",
+     {"problem_type": "Regression", "inference_attribute": "prediction", "ground_truth_attribute": "label"},
+     "REGRESSION", {"mae", "r2 - standard_deviation"}),
+])
+def test_sdk_model_card_reads_our_model_quality_statistics(tmp_path, reference, csv, params, metric_type, expected):
+    """The SDK's model card takes model-quality statistics as evaluation metrics (its parsers
+    validate every metric's type): ours go in as SageMaker's do."""
+    from sagemaker.model_card import EvaluationJob
+    from sagemaker.model_card.evaluation_metric_parsers import EvaluationMetricTypeEnum
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(REFERENCE / reference / csv, src)
+    out = tmp_path / "out"
+    code = main({"SAGEMAKER_BASE_DIR": str(tmp_path / "ml"), "output_path": str(out), "dataset_source": str(src),
+                 "dataset_format": '{"csv": {"header": true}}', "analysis_type": "MODEL_QUALITY", **params})
+    assert code == 0
+    for kind in (metric_type, "MODEL_MONITOR_MODEL_QUALITY"):
+        job = EvaluationJob(name="mq")
+        job.add_metric_group_from_json(str(out / "statistics.json"), getattr(EvaluationMetricTypeEnum, kind))
+        names = {m.name for group in job.metric_groups for m in group.metric_data}
+        assert expected <= names, names
