@@ -40,6 +40,7 @@ down to the last bit where a real file shows the bits:
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -153,7 +154,9 @@ def _factorize(values: Any) -> tuple[list, np.ndarray]:
         uniques, codes = np.unique(values, return_inverse=True)
         return uniques.tolist(), codes.reshape(-1)
     index: dict = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.intp)
+    # A JSON Lines value may be an array or an object: kept as its JSON text (never a number).
+    codes = np.fromiter((index.setdefault(json.dumps(v) if isinstance(v, (list, dict)) else v, len(index))
+                         for v in values), dtype=np.intp)
     return list(index), codes
 
 

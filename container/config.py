@@ -323,4 +323,7 @@ class ModelQualityParams:
         truth = optional(params.GROUND_TRUTH_ATTRIBUTE)
         if truth is None and not monitoring:
             raise InputError("ENV_MISSING", name=params.GROUND_TRUTH_ATTRIBUTE)
-        return ModelQualityParams(problem, inference, probability, threshold, truth, optional(params.POSITIVE_LABEL))
+        positive = optional(params.POSITIVE_LABEL)
+        if positive is not None and positive.lower() == "nan":
+            raise InputError("ENV_INVALID", name=params.POSITIVE_LABEL, value=positive, reason="NaN is a missing value, not a label")
+        return ModelQualityParams(problem, inference, probability, threshold, truth, positive)

@@ -408,3 +408,28 @@ def test_monitoring_real_merged_records_with_json_outputs(job_env, tmp_path):
     assert code == 0, message
     matrix = read_json(out / "statistics.json")["binary_classification_metrics"]["confusion_matrix"]
     assert json.loads(batch["groundTruthData"]["data"])["label"] == 1 and matrix["1"]["1"] == 2
+
+
+@pytest.mark.parametrize("problem_type", ["Regression", "MulticlassClassification"])
+def test_json_lines_values_that_are_arrays_or_objects(job_env, tmp_path, problem_type):
+    """Found by fuzzing: nested JSON values ended in an internal error. A regression value that is
+    an array fails naming it; a class label may be any text (its JSON text)."""
+    src = tmp_path / "nested"
+    src.mkdir()
+    rows = [{"yhat": 1, "y": 2}, {"yhat": [1, 2], "y": 1}, {"yhat": {"a": 1}, "y": 3}]
+    (src / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run(job_env, dataset_source=src, dataset_format='{"json": {"lines": true}}', analysis_type="MODEL_QUALITY",
+                 problem_type=problem_type, inference_attribute="yhat", ground_truth_attribute="y")
+    if problem_type == "Regression":
+        failed(*result, "[MODEL_QUALITY_VALUE_INVALID]", "inference_attribute 'yhat'", "d.jsonl, row 2")
+    else:
+        code, message, out = result
+        assert (code, message) == (0, COMPLETED)
+        matrix = read_json(out / "statistics.json")["multiclass_classification_metrics"]["confusion_matrix"]
+        assert len(matrix) == 5 and {"1", "2", "3"} <= set(matrix)  # the predictions' two odd labels too
+
+
+def test_positive_label_nan_is_refused(job_env, tmp_path):
+    src = baseline_dir(tmp_path, "mq_churn_binary", "validation_with_predictions.csv")
+    failed(*run(job_env, dataset_source=src, dataset_format=CSV_HEADER, positive_label="NaN", **BINARY),
+           "[ENV_INVALID] Invalid value 'NaN' for positive_label")
