@@ -1,4 +1,5 @@
-"""One self-contained HTML page from the JSON reports (statistics, constraints, violations).
+"""One self-contained HTML page from the JSON reports (statistics, constraints, violations), for
+data quality (:func:`render_html`) or model quality (:func:`render_model_quality_html`).
 
 Pure: dicts in, a string out. The page fetches nothing: CSS is inline, charts are SVG written
 here (no script), so it opens offline and stays small (a few KB per feature). Every text taken
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,9 +119,9 @@ def _constraint_features(constraints: dict | None) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- charts (inline SVG, no script)
 
-def _svg_open(label: str, height: int = CHART_H) -> str:
+def _svg_open(label: str, height: int = CHART_H, width: int = CHART_W, css: str = "chart") -> str:
     # Inline <svg> in HTML needs no xmlns: the page then holds no network address at all.
-    return (f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {CHART_W} {height}" '
+    return (f'<svg class="{css}" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
             f'preserveAspectRatio="xMinYMin meet"><title>{_e(label)}</title>')
 
 
@@ -128,15 +130,23 @@ def _empty_chart(label: str, why: str) -> str:
             + f'<text x="{CHART_W / 2}" y="34" text-anchor="middle" class="muted">{_e(why)}</text></svg>')
 
 
-def _axes(x_lo: str, x_hi: str, y_hi: str, y_label: str, height: int = CHART_H) -> str:
-    bottom = height - PAD_B
-    return (f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{bottom}" class="axis"/>'
-            f'<line x1="{PAD_L}" y1="{bottom}" x2="{CHART_W - PAD_R}" y2="{bottom}" class="axis"/>'
-            f'<text x="{PAD_L - 4}" y="{PAD_T + 4}" text-anchor="end" class="tick">{_e(y_hi)}</text>'
-            f'<text x="{PAD_L - 4}" y="{bottom}" text-anchor="end" class="tick">0</text>'
-            f'<text x="{PAD_L}" y="{bottom + 14}" class="tick">{_e(x_lo)}</text>'
-            f'<text x="{CHART_W - PAD_R}" y="{bottom + 14}" text-anchor="end" class="tick">{_e(x_hi)}</text>'
-            f'<text x="{(PAD_L + CHART_W - PAD_R) / 2}" y="{bottom + 14}" text-anchor="middle" class="tick muted">{_e(y_label)}</text>')
+def _axes(x_lo: str, x_hi: str, y_hi: str, x_title: str, height: int = CHART_H, width: int = CHART_W,
+          y_title: str | None = None, bottom: int | None = None) -> str:
+    """Both axes with their end ticks, the x title between the x ticks and, if given, the y title
+    written upwards; ``bottom`` is the x axis's y (default: ``PAD_B`` above the foot)."""
+    bottom = height - PAD_B if bottom is None else bottom
+    parts = (f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{bottom}" class="axis"/>'
+             f'<line x1="{PAD_L}" y1="{bottom}" x2="{width - PAD_R}" y2="{bottom}" class="axis"/>'
+             f'<text x="{PAD_L - 4}" y="{PAD_T + 4}" text-anchor="end" class="tick">{_e(y_hi)}</text>'
+             f'<text x="{PAD_L - 4}" y="{bottom}" text-anchor="end" class="tick">0</text>'
+             f'<text x="{PAD_L}" y="{bottom + 14}" class="tick">{_e(x_lo)}</text>'
+             f'<text x="{width - PAD_R}" y="{bottom + 14}" text-anchor="end" class="tick">{_e(x_hi)}</text>'
+             f'<text x="{(PAD_L + width - PAD_R) / 2}" y="{bottom + 14}" text-anchor="middle" class="tick muted">{_e(x_title)}</text>')
+    if y_title:
+        middle = (PAD_T + bottom) / 2
+        parts += (f'<text x="14" y="{middle}" transform="rotate(-90 14 {middle})" text-anchor="middle" '
+                  f'class="tick muted">{_e(y_title)}</text>')
+    return parts
 
 
 def histogram_svg(name: str, buckets: list[tuple[float, float, float]]) -> str:
@@ -315,9 +325,23 @@ svg .line.baseline{stroke:var(--base)}
 svg .line.current{stroke:var(--cur);stroke-dasharray:6 4}
 svg .gap{stroke:var(--bad);stroke-width:2}
 a{color:var(--cur)}
-@media (max-width:600px){body{padding:8px}th,td{padding:2px 4px}}
+table.metrics tr.flagged>*{background:#fbe9e7}
+table.metrics tr.flagged th{box-shadow:inset 6px 0 var(--bad)}
+table.metrics,table.matrix{width:auto}
+table.matrix td.hit{font-weight:700;background:#eef3f8}
+table.matrix td small{display:block;font-weight:400;color:var(--muted)}
+.charts{display:flex;flex-wrap:wrap;gap:12px 32px}
+figure{margin:0;flex:1 1 280px;max-width:400px}
+figcaption{font-weight:600}
+svg.square{width:100%;height:auto;display:block}
+svg .line.model{stroke:var(--cur)}
+svg .chance{stroke:var(--base);stroke-width:1;stroke-dasharray:2 3}
+table.metrics td.n{white-space:nowrap}
+@media (max-width:600px){body{padding:8px}th,td{padding:2px 4px}
+table.violations td{overflow-wrap:anywhere}table.violations td:nth-child(-n+2){min-width:0}}
 @media print{body{max-width:none;padding:0}a{color:inherit;text-decoration:none}.feature{border-color:#999}
-svg .bar,svg rect.current{fill:#444}svg rect.baseline{fill:#bbb}svg .line.current{stroke:#000}svg .line.baseline{stroke:#777}}
+svg .bar,svg rect.current{fill:#444}svg rect.baseline{fill:#bbb}svg .line.current,svg .line.model{stroke:#000}
+svg .line.baseline{stroke:#777}}
 """
 
 
@@ -381,6 +405,37 @@ def _dataset_summary(statistics: dict, features: dict[str, Feature], label: str)
             f"<tr><th>mean completeness</th><td class=n>{_e(_pct(complete))}</td></tr></table>")
 
 
+def _page_open(title: str) -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{_e(title)}</h1>")
+
+
+def _completed(violations: int) -> str:
+    """The job's exit message, for a page given violations but no message (SageMaker writes
+    "violations" even for one)."""
+    return ("Completed: Job completed successfully with no violations." if not violations else
+            f"CompletedWithViolations: Job completed successfully with {violations} violations.")
+
+
+def _verdict(message: str, bad: bool) -> str:
+    return f'<p class="verdict{" bad" if bad else ""}" id="verdict">{_e(message)}</p>'
+
+
+def _violations_table(violations: list[dict], subject: str, name_of, anchors: dict[str, str]) -> str:
+    """The violations heading and table, each row's first cell linking to the ``anchors`` of its
+    ``name_of(violation)``."""
+    out = f"<h2>Violations ({len(violations)})</h2>"
+    if not violations:
+        return out + "<p>No violations.</p>"
+    rows = "".join(f'<tr class="violation"><td><a href="#{anchors[name_of(v)]}">{_e(name_of(v))}</a></td>'
+                   f"<td>{_e(v.get('constraint_check_type', ''))}</td><td>{_e(v.get('description', ''))}</td></tr>"
+                   for v in violations)
+    return (out + f'<div class="scroll"><table class="violations"><tr><th>{_e(subject)}</th><th>check</th>'
+            f"<th>description</th></tr>{rows}</table></div>")
+
+
 def render_html(statistics: dict, constraints: dict | None = None, baseline_statistics: dict | None = None,
                 violations: dict | None = None, message: str | None = None, title: str = "Model Monitor report") -> str:
     """The page: a baselining report, or (``violations`` or ``baseline_statistics`` given) a
@@ -406,27 +461,12 @@ def render_html(statistics: dict, constraints: dict | None = None, baseline_stat
         names.sort(key=lambda n: 0 if n in by_feature else 1)  # stable: file order inside each group
     anchors = {n: f"feature-{i}" for i, n in enumerate(names)}
 
-    out = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-           f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-           f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-           f"<h1>{_e(title)}</h1>"]
+    out = [_page_open(title)]
     if monitoring:
-        if message is None:
-            message = ("Completed: Job completed successfully with no violations." if not violation_list else
-                       f"CompletedWithViolations: Job completed successfully with {len(violation_list)} violations.")
-        out.append(f'<p class="verdict{" bad" if violation_list else ""}" id="verdict">{_e(message)}</p>')
-        out.append(f"<h2>Violations ({len(violation_list)})</h2>")
-        if violation_list:
-            rows = "".join(
-                f'<tr class="violation"><td><a href="#{anchors[str(v.get("feature_name", ""))]}">{_e(v.get("feature_name", ""))}</a></td>'
-                f"<td>{_e(v.get('constraint_check_type', ''))}</td><td>{_e(v.get('description', ''))}</td></tr>"
-                for v in violation_list)
-            out.append(f'<div class="scroll"><table class="violations"><tr><th>feature</th><th>check</th>'
-                       f"<th>description</th></tr>{rows}</table></div>")
-        else:
-            out.append("<p>No violations.</p>")
+        out.append(_verdict(_completed(len(violation_list)) if message is None else message, bool(violation_list)))
+        out.append(_violations_table(violation_list, "feature", lambda v: str(v.get("feature_name", "")), anchors))
     elif message:
-        out.append(f'<p class="verdict" id="verdict">{_e(message)}</p>')
+        out.append(_verdict(message, False))
     out.append("<h2>Dataset</h2>")
     out.append(_dataset_summary(statistics, current, "current" if monitoring else "baseline"))
     if monitoring and baseline_statistics is not None:
@@ -444,5 +484,318 @@ def render_html(statistics: dict, constraints: dict | None = None, baseline_stat
     for name in names:
         out.append(_feature_section(anchors[name], name, current.get(name), baseline.get(name) if monitoring else None,
                                     by_feature.get(name, []), monitoring))
+    out.append("</body></html>\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- model quality
+
+MODEL_QUALITY_SECTIONS = {
+    "binary_classification_metrics": "BinaryClassification",
+    "multiclass_classification_metrics": "MulticlassClassification",
+    "regression_metrics": "Regression",
+}
+MAX_CLASSES = 30
+CURVE_W = 300
+CURVE_PLOT = CURVE_W - PAD_L - PAD_R  # the curves' plot area is square
+_BEST = "_best_constant_classifier"
+_CURVES = ("receiver_operating_characteristic_curve", "precision_recall_curve")
+_NOT_SCALAR = ("confusion_matrix", *_CURVES)
+_SYMBOLS = {"LessThanThreshold": "<", "GreaterThanThreshold": ">"}
+
+
+def model_quality_section(statistics: Any) -> tuple[str, dict] | None:
+    """(problem type, metrics) of a model-quality statistics document; None for data quality.
+
+    >>> model_quality_section({"regression_metrics": {"mae": {"value": 1.5}}})
+    ('Regression', {'mae': {'value': 1.5}})
+    >>> model_quality_section({"features": []}) is None
+    True
+    """
+    statistics = _dict(statistics)
+    if "features" in statistics:
+        return None
+    for key, problem_type in MODEL_QUALITY_SECTIONS.items():
+        if isinstance(statistics.get(key), dict):
+            return problem_type, statistics[key]
+    return None
+
+
+def _snake(name: str) -> str:
+    """A violation's metric name as the statistics' key (the file writes four rates in camelCase).
+
+    >>> _snake("truePositiveRate"), _snake("f0_5"), _snake("weighted_f1")
+    ('true_positive_rate', 'f0_5', 'weighted_f1')
+    """
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _metric_text(value: Any) -> str:
+    """A metric to six significant digits; non-finite values as the files write them.
+
+    >>> _metric_text(0.93951279), _metric_text("NaN"), _metric_text(float("-inf")), _metric_text(None)
+    ('0.939513', 'NaN', '-Infinity', '-')
+    """
+    number = _num(value)
+    if number is None:
+        return "-"
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return f"{number:.6g}"
+
+
+def _std_text(value: Any) -> str:
+    number = _num(value)
+    return "-" if number is None or math.isnan(number) else "\u00b1 " + _metric_text(number)
+
+
+def _past_threshold(value: Any, operator: Any, threshold: Any) -> bool:
+    v, t = _num(value), _num(threshold)
+    if v is None or t is None:
+        return False
+    return v < t if operator == "LessThanThreshold" else v > t if operator == "GreaterThanThreshold" else False
+
+
+def _metric_value(metrics: dict, key: str) -> Any:
+    return _dict(metrics.get(key)).get("value")
+
+
+def _constraint_section(constraints: dict | None, problem_type: str) -> dict:
+    """The constraints of this problem type's section, else of any ``*_constraints`` section."""
+    constraints = _dict(constraints)
+    own = [k.replace("_metrics", "_constraints") for k, known in MODEL_QUALITY_SECTIONS.items() if known == problem_type]
+    sections = own + [k for k in constraints if str(k).endswith("_constraints")]
+    return next((constraints[k] for k in sections if isinstance(constraints.get(k), dict)), {})
+
+
+def _metric_keys(metrics: dict, constrained: dict, violated: dict[str, list[dict]]) -> list[str]:
+    """The rows of the metrics table in the statistics' order: every scalar metric but the best
+    constant classifier's variants (a column of their own), then any metric only the constraints
+    or violations name."""
+    keys = [str(k) for k, v in metrics.items() if k not in _NOT_SCALAR and isinstance(v, dict)]
+    rows = [k for k in keys if not (k.endswith(_BEST) and k[: -len(_BEST)] in metrics)]
+    return list(dict.fromkeys(rows + [str(k) for k in constrained] + list(violated)))
+
+
+def _metrics_table(metrics: dict, constrained: dict, baseline: dict | None, violated: dict[str, list[dict]] | None,
+                   anchors: dict[str, str]) -> str:
+    keys = list(anchors)
+    best = any(f"{k}{_BEST}" in metrics for k in keys)
+    head = ["metric", "value", "\u00b1 std dev"]
+    head += ["best constant"] if best else []
+    head += ["baseline"] if baseline is not None else []
+    head += ["threshold"]
+    head += ["status"] if violated is not None else []
+    rows = []
+    for key in keys:
+        metric, constraint = _dict(metrics.get(key)), _dict(constrained.get(key))
+        operator, threshold = constraint.get("comparison_operator"), constraint.get("threshold")
+        cells = [f"<td class=n>{_e(_metric_text(metric.get('value')))}</td>",
+                 f"<td class=n>{_e(_std_text(metric.get('standard_deviation')))}</td>"]
+        if best:
+            cells.append(f"<td class=n>{_e(_metric_text(_metric_value(metrics, f'{key}{_BEST}')))}</td>")
+        if baseline is not None:
+            cells.append(f"<td class=n>{_e(_metric_text(_metric_value(baseline, key)))}</td>")
+        if constraint:
+            symbol = _SYMBOLS.get(str(operator), str(operator))
+            cells.append(f'<td class=n title="{_e(operator)}">{_e(symbol)} {_e(_metric_text(threshold))}</td>')
+        else:
+            cells.append("<td class=n>-</td>")
+        flagged = violated is not None and key in violated
+        if violated is not None:
+            if flagged:
+                status = '<span class="tag bad">violated</span>'
+            elif constraint and _past_threshold(metric.get("value"), operator, threshold):
+                status = ('<span class="tag" title="past its threshold, but the violations do not list it '
+                          '(SageMaker never flags f0_5)">past threshold, not flagged</span>')
+            elif constraint or not constrained:
+                status = "ok"
+            else:
+                status = '<span class="muted">no constraint</span>'
+            cells.append(f"<td>{status}</td>")
+        rows.append(f'<tr class="metric{" flagged" if flagged else ""}" id="{anchors[key]}" data-metric="{_e(key)}">'
+                    f'<th scope="row">{_e(key)}</th>{"".join(cells)}</tr>')
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    notes = ["\u00b1 std dev: the standard deviation the statistics report for the metric (- where they give none or NaN)."]
+    if best:
+        notes.append("best constant: the metric of a classifier that always predicts the most frequent actual class.")
+    if constrained:
+        notes.append("threshold: a value below (&lt;) or above (&gt;) it is a violation.")
+    return (f'<div class="scroll"><table class="metrics"><tr>{header}</tr>{"".join(rows)}</table></div>'
+            f'<p class="muted">{" ".join(notes)}</p>')
+
+
+def _count(value: Any) -> float:
+    number = _num(value)
+    return number if number is not None and math.isfinite(number) else 0.0
+
+
+def confusion_table(matrix: Any, max_classes: int = MAX_CLASSES) -> str:
+    """The confusion matrix (actual -> predicted -> count) as a table: actual classes as rows,
+    predicted as columns, each cell its count and its share of the actual class. Past
+    ``max_classes`` classes the most frequent are shown and the rest summed into "other"."""
+    matrix = {str(a): _dict(row) for a, row in _dict(matrix).items() if isinstance(row, dict)}
+    labels = list(dict.fromkeys([*matrix, *(str(p) for row in matrix.values() for p in row)]))
+    if not labels:
+        return '<p class="muted">The statistics hold no confusion matrix.</p>'
+    counts = {a: {str(p): _count(c) for p, c in row.items()} for a, row in matrix.items()}
+    frequency = {label: sum(counts.get(label, {}).values()) + sum(row.get(label, 0.0) for row in counts.values())
+                 for label in labels}
+    shown = set(sorted(labels, key=lambda label: -frequency[label])[:max_classes])
+    hidden = [label for label in labels if label not in shown]
+    groups = [(label, [label]) for label in labels if label in shown]
+    if hidden:
+        groups.append((f"other ({len(hidden)} classes)", hidden))
+
+    def cell(actual: list[str], predicted: list[str]) -> float:
+        return sum(counts.get(a, {}).get(p, 0.0) for a in actual for p in predicted)
+
+    head = "".join(f'<th scope="col">{_e(name)}</th>' for name, _ in groups)
+    rows, total = [], 0.0
+    for i, (name, actual) in enumerate(groups):
+        row_total = sum(cell(actual, predicted) for _, predicted in groups)
+        total += row_total
+        cells = []
+        for j, (_, predicted) in enumerate(groups):
+            count = cell(actual, predicted)
+            share = _pct(count / row_total) if row_total else "-"
+            hit = " hit" if i == j and len(actual) == 1 else ""
+            cells.append(f'<td class="n{hit}">{_e(fmt(count))}<small>{_e(share)}</small></td>')
+        rows.append(f'<tr><th scope="row">{_e(name)}</th>{"".join(cells)}<td class=n>{_e(fmt(row_total))}</td></tr>')
+    column_totals = "".join(f"<td class=n>{_e(fmt(sum(cell(a, p) for _, a in groups)))}</td>" for _, p in groups)
+    note = (f'<p class="muted">The {len(shown)} most frequent of {len(labels)} classes are shown; the other '
+            f"{len(hidden)} are summed in the last row and column.</p>") if hidden else ""
+    return (f'{note}<div class="scroll"><table class="matrix"><tr><th>predicted \u2192<br>actual \u2193</th>{head}<th>total</th></tr>'
+            f'{"".join(rows)}<tr><th scope="row">total</th>{column_totals}<td class=n>{_e(fmt(total))}</td></tr></table></div>'
+            '<p class="muted">Rows: the actual class; columns: the predicted class. Each cell: the number of records and '
+            "their share of the actual class. Bold on the diagonal: correct predictions.</p>")
+
+
+def _curve(metrics: dict, key: str, x_key: str, y_key: str) -> list[tuple[float, float]]:
+    doc = _dict(metrics.get(key))
+    points = ((_num(x), _num(y)) for x, y in zip(_list(doc.get(x_key)), _list(doc.get(y_key))))
+    return [(x, y) for x, y in points if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+
+
+def _compact(points: list[tuple[float, float]]) -> str:
+    """SVG polyline points rounded to a tenth of a pixel, dropping repeats and the inner points of
+    horizontal or vertical runs (a curve of 1,000 bins is mostly steps).
+
+    >>> _compact([(0, 0), (0, 1), (0, 2.01), (0, 3), (1, 3), (1, 3)])
+    '0.0,0.0 0.0,3.0 1.0,3.0'
+    """
+    rounded: list[tuple[float, float]] = []
+    for x, y in points:
+        point = (round(x, 1), round(y, 1))
+        if rounded and rounded[-1] == point:
+            continue
+        if len(rounded) >= 2 and (rounded[-2][0] == rounded[-1][0] == point[0] or rounded[-2][1] == rounded[-1][1] == point[1]):
+            rounded[-1] = point
+        else:
+            rounded.append(point)
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in rounded)
+
+
+def curve_svg(label: str, x_title: str, y_title: str, series: list[tuple[str, str, list[tuple[float, float]]]],
+              diagonal: bool = False) -> str:
+    """Curves over the unit square: ``series`` is (css class, legend, points in [0, 1]^2); with
+    ``diagonal`` the chance line from (0, 0) to (1, 1), dotted and labelled."""
+    series = [(css, legend, points) for css, legend, points in series if points]
+    if not series:
+        return _empty_chart(label, "no curve in the statistics")
+    bottom = PAD_T + CURVE_PLOT
+    legend = len(series) > 1
+    height = bottom + 24 + (20 if legend else 0)
+    sx = lambda x: PAD_L + CURVE_PLOT * min(max(x, 0.0), 1.0)  # noqa: E731
+    sy = lambda y: bottom - CURVE_PLOT * min(max(y, 0.0), 1.0)  # noqa: E731
+    parts = [_svg_open(label, height, CURVE_W, "square"),
+             _axes("0", "1", "1", x_title, height, CURVE_W, y_title, bottom)]
+    if diagonal:
+        middle = (sx(0.5), sy(0.5))
+        parts.append(f'<line class="chance" x1="{sx(0)}" y1="{sy(0)}" x2="{sx(1)}" y2="{sy(1)}"/>'
+                     f'<text class="tick muted" x="{middle[0] + 6:.1f}" y="{middle[1] + 16:.1f}" '
+                     f'transform="rotate(-45 {middle[0] + 6:.1f} {middle[1] + 16:.1f})">chance</text>')
+    for css, name, points in series:
+        parts.append(f'<polyline class="line {css}" points="{_compact([(sx(x), sy(y)) for x, y in points])}">'
+                     f"<title>{_e(name)}</title></polyline>")
+    if legend:
+        x = 8
+        for css, name, _ in series:
+            parts.append(f'<line class="line {css}" x1="{x}" y1="{height - 12}" x2="{x + 24}" y2="{height - 12}"/>'
+                         f'<text class="tick" x="{x + 28}" y="{height - 8}">{_e(name)}</text>')
+            x += 150
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _curves(metrics: dict, baseline: dict | None) -> str:
+    def series(key: str, x_key: str, y_key: str) -> list[tuple[str, str, list[tuple[float, float]]]]:
+        current = _curve(metrics, key, x_key, y_key)
+        if baseline is None:
+            return [("model", "model", current)]
+        return [("baseline", "baseline (solid)", _curve(baseline, key, x_key, y_key)), ("current", "current (dashed)", current)]
+
+    auc = f"AUC {_metric_text(_metric_value(metrics, 'auc'))}"
+    if baseline is not None:
+        auc += f" (baseline {_metric_text(_metric_value(baseline, 'auc'))})"
+    if not any(_dict(doc.get(key)) for doc in (metrics, _dict(baseline)) for key in _CURVES):
+        return f'<p class="muted" id="no-curves">The statistics hold no ROC or precision-recall curve ({_e(auc)}).</p>'
+    roc = curve_svg("ROC curve", "false positive rate", "true positive rate",
+                    series("receiver_operating_characteristic_curve", "false_positive_rates", "true_positive_rates"), True)
+    pr = curve_svg("Precision-recall curve", "recall", "precision", series("precision_recall_curve", "recalls", "precisions"))
+    return (f'<div class="charts"><figure id="roc"><figcaption>ROC curve, {_e(auc)}</figcaption>{roc}</figure>'
+            f'<figure id="precision-recall"><figcaption>Precision-recall curve</figcaption>{pr}</figure></div>')
+
+
+def render_model_quality_html(statistics: dict, constraints: dict | None = None, violations: dict | None = None,
+                              baseline_statistics: dict | None = None, message: str | None = None,
+                              title: str = "Model quality report") -> str:
+    """The model-quality page: problem type and dataset, the metrics table (violated rows marked,
+    with thresholds and, given ``baseline_statistics``, the baseline's values), the confusion
+    matrix of a classification, and a binary problem's ROC and precision-recall curves.
+    ``violations`` (even empty) makes it a monitoring page with a verdict and a status column."""
+    statistics = _dict(statistics)
+    problem_type, metrics = model_quality_section(statistics) or ("-", {})
+    baseline = None if baseline_statistics is None else (model_quality_section(baseline_statistics) or ("-", {}))[1]
+    constrained = _constraint_section(constraints, problem_type)
+    violation_list = [_dict(v) for v in _list(_dict(violations).get("violations"))]
+    violated: dict[str, list[dict]] | None = None
+    if violations is not None:
+        violated = {}
+        for v in violation_list:
+            violated.setdefault(_snake(str(v.get("metric_name", ""))), []).append(v)
+    anchors = {key: f"metric-{i}" for i, key in enumerate(_metric_keys(metrics, constrained, violated or {}))}
+
+    out = [_page_open(title)]
+    if violations is not None:
+        out.append(_verdict(_completed(len(violation_list)) if message is None else message, bool(violation_list)))
+        out.append(_violations_table(violation_list, "metric", lambda v: str(v.get("metric_name", "")),
+                                     {name: anchors[_snake(name)] for name in (str(v.get("metric_name", "")) for v in violation_list)}))
+    elif message:
+        out.append(_verdict(message, False))
+
+    documents = [("current", statistics)]
+    if baseline_statistics is not None:
+        documents.insert(0, ("baseline", _dict(baseline_statistics)))
+    paired = len(documents) > 1
+    dataset_rows = [("problem type", lambda doc: (model_quality_section(doc) or ("-",))[0]),
+                    ("records", lambda doc: fmt(_dict(doc.get("dataset")).get("item_count"))),
+                    ("evaluation time", lambda doc: str(_dict(doc.get("dataset")).get("evaluation_time", "-")))]
+    head = f'<tr><th></th>{"".join(f"<th>{_e(name)}</th>" for name, _ in documents)}</tr>' if paired else ""
+    body = "".join(f'<tr><th>{_e(label)}</th>{"".join(f"<td>{_e(read(doc))}</td>" for _, doc in documents)}</tr>'
+                   for label, read in dataset_rows)
+    out.append(f'<h2>Dataset</h2><table class="dataset">{head}{body}</table>')
+
+    out.append('<h2 id="metrics">Metrics</h2>')
+    if anchors:
+        out.append(_metrics_table(metrics, constrained, baseline, violated, anchors))
+    else:
+        out.append('<p class="muted">The statistics hold no model-quality metrics.</p>')
+    if problem_type in ("BinaryClassification", "MulticlassClassification"):
+        out.append(f'<h2 id="confusion-matrix">Confusion matrix</h2>{confusion_table(metrics.get("confusion_matrix"))}')
+    if problem_type == "BinaryClassification":
+        out.append(f'<h2 id="curves">Curves</h2>{_curves(metrics, baseline)}')
     out.append("</body></html>\n")
     return "".join(out)

@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
     mon.add_argument("--capture-index-names", nargs="+", default=["endpointInput", "endpointOutput"])
     mon.add_argument("--fail-on-violations", action="store_true", help=f"exit {EXIT_VIOLATIONS} when violations are found")
-    rep = sub.add_parser("report", help="render report.html from existing JSON reports (ours or SageMaker's)")
-    rep.add_argument("--statistics", required=True, help="statistics.json (of the baseline, or of the monitored data)")
+    rep = sub.add_parser("report", help="render report.html from existing JSON reports (ours or SageMaker's; "
+                                        "data or model quality, told by the statistics)")
+    rep.add_argument("--statistics", required=True, help="statistics.json (of the baseline, or of the monitored data; "
+                                                         "with *_metrics instead of features: the model-quality page)")
     rep.add_argument("--constraints", help="constraints.json")
     rep.add_argument("--baseline-statistics", help="the baseline's statistics.json, to compare against")
     rep.add_argument("--violations", help="constraint_violations.json: makes it a monitoring report")
@@ -165,8 +167,10 @@ def _read_json(path: str | None, which: str) -> dict | None:
 
 
 def report(args: argparse.Namespace) -> int:
-    """``mmon report``: the job's report.html, rendered from files already written."""
-    from analyzer.report import render_html
+    """``mmon report``: the job's report.html, rendered from files already written: the
+    model-quality page when the statistics hold a model-quality metrics section, else the
+    data-quality page."""
+    from analyzer.report import model_quality_section, render_html, render_model_quality_html
 
     try:
         statistics = _read_json(args.statistics, "statistics")
@@ -179,8 +183,12 @@ def report(args: argparse.Namespace) -> int:
         print(f"mmon report: {exc}", file=sys.stderr)
         return EXIT_FAILED
     monitoring = documents["violations"] is not None or documents["baseline_statistics"] is not None
-    title = args.title or ("Monitoring report" if monitoring else "Baseline report")
-    page = render_html(statistics, **documents, title=title)
+    if model_quality_section(statistics) is not None:
+        title = args.title or ("Model quality monitoring report" if monitoring else "Model quality baseline report")
+        page = render_model_quality_html(statistics, **documents, title=title)
+    else:
+        title = args.title or ("Monitoring report" if monitoring else "Baseline report")
+        page = render_html(statistics, **documents, title=title)
     output = Path(args.output)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from analyzer import DatasetProfile, MonitoringConfig, ProfileOptions, suggest
 from analyzer.errors import InputError
@@ -103,14 +104,16 @@ def log_data_quality(result: DatasetProfile) -> None:
             )
 
 
-def stage_report(writer: ReportWriter, config: JobConfig, statistics: dict, **documents) -> None:
-    """Stage report.html unless ``MMON_REPORT=Disabled``. The page is for people, the JSON
-    reports are the job's contract: a page that cannot be rendered is a warning, not a failed job."""
+def stage_report(writer: ReportWriter, config: JobConfig, statistics: dict, *,
+                 render: Callable[..., str] | None = None, **documents) -> None:
+    """Stage report.html, drawn by ``render`` (default: the data-quality page, ``render_html``),
+    unless ``MMON_REPORT=Disabled``. The page is for people, the JSON reports are the job's
+    contract: a page that cannot be rendered is a warning, not a failed job."""
     if not config.report:
         writer.remove_previous(params.REPORT_FILE)
         return
     try:
-        page = render_html(statistics, **documents)
+        page = (render or render_html)(statistics, **documents)
     except Exception:  # noqa: BLE001 - any bug in the page must not cost the job its reports
         log.warning("Could not render %s; the JSON reports are written without it", params.REPORT_FILE, exc_info=True)
         return

@@ -25,12 +25,14 @@ from typing import Callable, Iterator
 
 from analyzer import quality
 from analyzer.errors import InputError
+from analyzer.report import render_model_quality_html
 
 from . import params
 from .capture import files_in_window, iso, parse_time, payload_records, read_lines
 from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityParams
 from .dataset import Dataset, list_data_files, read_dataset
-from .jobs import Drivers, JobResult
+from .exit_message import completed
+from .jobs import Drivers, JobResult, stage_report
 from .metrics import put_metric_data, write_metrics
 from .outputs import ReportWriter
 
@@ -352,8 +354,11 @@ def run_model_quality_baseline(drivers: Drivers, config: JobConfig, writer: Repo
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail="")
     statistics = _statistics(config, labelled(mq, gathered, baseline=True))
     log.info("Model-quality baseline of %d records (%s)", statistics["dataset"]["item_count"], mq.problem_type)
+    constraints = quality.suggest_constraints(statistics)
     writer.stage(params.STATISTICS_FILE, statistics)
-    writer.stage(params.CONSTRAINTS_FILE, quality.suggest_constraints(statistics))
+    writer.stage(params.CONSTRAINTS_FILE, constraints)
+    stage_report(writer, config, statistics, render=render_model_quality_html, constraints=constraints,
+                 title="Model quality baseline report")
     return JobResult(0, tuple(writer.commit()))
 
 
@@ -411,8 +416,11 @@ def run_model_quality_monitoring(drivers: Drivers, config: JobConfig, writer: Re
         raise InputError("BASELINE_INVALID", which="constraints", path=config.baseline_constraints, reason=str(exc)) from None
     for v in violations:
         log.info("Violation: %s", v.description)
+    violations_doc = quality.violations_document(violations)
     writer.stage(params.STATISTICS_FILE, statistics)
-    writer.stage(params.VIOLATIONS_FILE, quality.violations_document(violations))
+    writer.stage(params.VIOLATIONS_FILE, violations_doc)
+    stage_report(writer, config, statistics, render=render_model_quality_html, constraints=constraints,
+                 violations=violations_doc, message=completed(len(violations)), title="Model quality monitoring report")
     if config.publish_cloudwatch_metrics:
         records = metric_records(statistics, config)
         try:

@@ -212,3 +212,90 @@ def test_monitoring_job_writes_report_html_with_its_violations_first(tmp_path, c
     features = rendered_features(dom)
     assert all(body.count("<svg") == 1 for body in features.values())
     assert set(list(features)[: len(violations)]) == {v["feature_name"] for v in violations}
+
+
+# ---------------------------------------------------------------- model quality
+SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "model-quality"
+CHURN = REFERENCE / "mq_churn_binary"
+MQ_BASELINE = {"dataset_format": CSV_HEADER, "analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
+               "inference_attribute": "prediction", "probability_attribute": "probability", "ground_truth_attribute": "label"}
+
+
+def flagged_metrics(dom: str) -> list[str]:
+    return re.findall(r'<tr class="metric flagged" id="[^"]+" data-metric="([^"]+)">', dom)
+
+
+def test_model_quality_loop_writes_pages_that_chromium_renders(tmp_path, chromium):
+    """The README's loop on the bundled sample: the baseline and the monitoring job each write a
+    page (the merge job none); the monitoring page marks the 7 violated metrics and draws both
+    curves; `mmon report` over the job's files renders the very same page."""
+    window = ["--start-time", "2024-03-05T11:00:00Z", "--end-time", "2024-03-05T12:00:00Z"]
+    base, merged, report = tmp_path / "baseline", tmp_path / "merged", tmp_path / "report"
+    assert cli_main(["baseline", str(SAMPLE / "baseline.csv"), "-o", str(base), "--problem-type", "BinaryClassification",
+                     "--inference-attribute", "prediction", "--probability-attribute", "probability",
+                     "--ground-truth-attribute", "label"]) == 0
+    assert cli_main(["merge", str(SAMPLE / "capture"), "--ground-truth", str(SAMPLE / "groundtruth"), "-o", str(merged), *window]) == 0
+    assert cli_main(["monitor", str(merged), "--problem-type", "BinaryClassification", "--probability-attribute", "0",
+                     "--constraints", str(base / "constraints.json"), "-o", str(report), *window]) == 0
+    assert sorted(p.name for p in base.iterdir()) == ["constraints.json", "report.html", "statistics.json"]
+    assert sorted(p.name for p in report.iterdir()) == ["constraint_violations.json", "report.html", "statistics.json"]
+    assert not list(merged.rglob("report.html"))
+
+    dom = chromium(report / "report.html", "--dump-dom")
+    assert "CompletedWithViolations: Job completed successfully with 7 violations." in dom
+    violations = read_json(report / "constraint_violations.json")["violations"]
+    snake = {"falsePositiveRate": "false_positive_rate", "trueNegativeRate": "true_negative_rate"}
+    assert sorted(flagged_metrics(dom)) == sorted(snake.get(v["metric_name"], v["metric_name"]) for v in violations)
+    for name in ("roc", "precision-recall"):
+        figure = re.search(rf'<figure id="{name}">(.*?)</figure>', dom, flags=re.S).group(1)
+        assert figure.count("<polyline") == 1
+    assert "ROC curve, AUC 0.85564" in dom
+    for size in ("1000,2000", "380,1200"):
+        shot = tmp_path / f"mq-{size.replace(',', 'x')}.png"
+        chromium(report / "report.html", f"--screenshot={shot}", f"--window-size={size}")
+        assert_not_blank(shot)
+    assert rendered_features(chromium(base / "report.html", "--dump-dom")) == {}  # no data-quality sections
+
+    again = tmp_path / "again.html"
+    assert cli_main(["report", "--statistics", str(report / "statistics.json"), "--constraints", str(base / "constraints.json"),
+                     "--violations", str(report / "constraint_violations.json"), "--output", str(again)]) == 0
+    assert again.read_text(encoding="utf-8") == (report / "report.html").read_text(encoding="utf-8")
+
+
+def test_mmon_report_renders_sagemakers_model_quality_files(tmp_path, chromium):
+    out = tmp_path / "churn.html"
+    assert cli_main(["report", "--statistics", str(CHURN / "statistics.display-rounded.partial.json"),
+                     "--constraints", str(CHURN / "constraints.display-rounded.json"),
+                     "--violations", str(CHURN / "constraint_violations.json"), "--output", str(out)]) == 0
+    dom = chromium(out, "--dump-dom")
+    assert "<title>Model quality monitoring report</title>" in dom
+    assert len(flagged_metrics(dom)) == 10 and 'data-metric="f0_5"' in dom
+    assert re.search(r'<table class="matrix">', dom) and 'id="no-curves"' in dom
+
+
+def _model_quality_baseline(job_env: dict, tmp_path: Path, **extra: str) -> Path:
+    src = tmp_path / "mq-in"
+    src.mkdir(exist_ok=True)
+    shutil.copy(CHURN / "validation_with_predictions.csv", src)
+    env = {**job_env, **MQ_BASELINE, "dataset_source": str(src), **extra}
+    assert job_main(env) == 0
+    return Path(env["output_path"])
+
+
+def test_model_quality_report_disabled_writes_no_page_and_removes_a_previous_one(job_env, tmp_path):
+    out = _model_quality_baseline(job_env, tmp_path)
+    assert (out / "report.html").is_file()
+    _model_quality_baseline(job_env, tmp_path, MMON_REPORT="Disabled")
+    assert sorted(p.name for p in out.iterdir()) == ["constraints.json", "statistics.json"]
+
+
+def test_a_model_quality_report_that_cannot_be_rendered_is_a_warning(job_env, tmp_path, monkeypatch, caplog):
+    import container.model_quality
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the page")
+
+    monkeypatch.setattr(container.model_quality, "render_model_quality_html", broken)
+    out = _model_quality_baseline(job_env, tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == ["constraints.json", "statistics.json"]
+    assert "Could not render report.html" in caplog.text
