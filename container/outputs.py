@@ -85,23 +85,16 @@ class ReportWriter:
         self.stage_text(name, dumps(doc))
 
     def stage_text(self, name: str, text: str) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the job is ending: no more reports are staged")
-            try:
-                if self._staging is None:
-                    self._staging = staging_folder(self.directory)
-                tmp = self._staging / name
-                tmp.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                self._discard()
-                raise InputError("OUTPUT_NOT_WRITABLE", path=str(self.directory), reason=exc.strerror or str(exc)) from None
-            self._staged.append((tmp, self.directory / name))
+        self._stage([name], lambda tmp, _: tmp.write_text(text, encoding="utf-8"))
 
     def stage_tree(self, folder: Path, names: Iterable[str]) -> None:
         """Files already written under ``folder`` (``names``: paths relative to it, in
         subfolders too), moved into the staging folder to go to the same paths under
         ``directory`` at the commit (renames when ``folder`` is on its file system)."""
+        self._stage(names, lambda tmp, name: shutil.move(folder / name, tmp))
+
+    def _stage(self, names: Iterable[str], put) -> None:
+        """``put(staged path, name)`` for each name; a failure discards everything staged."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job is ending: no more reports are staged")
@@ -111,7 +104,7 @@ class ReportWriter:
                 for name in names:
                     tmp = self._staging / name
                     tmp.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(folder / name, tmp)
+                    put(tmp, name)
                     self._staged.append((tmp, self.directory / name))
             except OSError as exc:
                 self._discard()
