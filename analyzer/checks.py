@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Mapping
 
 from . import maths
-from .dtypes import InferredType, TypeCounts, infer_type
+from .dtypes import InferredType, TypeCounts, ValueClass, infer_type
+from .maths import java_double  # descriptions print numbers as SageMaker does
 from .model import Constraints, FeatureConstraints, FeatureStatistics, Statistics, Violation
 
 DATA_TYPE_CHECK = "data_type_check"
@@ -23,34 +23,51 @@ EXTRA_COLUMN_CHECK = "extra_column_check"
 CATEGORICAL_VALUES_CHECK = "categorical_values_check"
 
 
-def java_double(x: float) -> str:
-    """Format a double as Java's ``Double.toString`` does (SageMaker's analyzer is Scala).
+def _percent(fraction: float) -> str:
+    return java_double(fraction * 100)
+
+
+# ---------------------------------------------------------------- what a person needs to act
+# Each description starts with SageMaker's own sentence, unchanged; what we add follows on a line
+# of its own. Readers of SageMaker's reports parse that sentence with patterns such as AWS's
+# `distance: (.+) exceeds threshold: (.+)`, whose `.` stops at a line break: on the same line,
+# anything after the threshold would become part of it.
+DESCRIPTION_MAX_CHARS = 999  # descriptions stay under 1,000 characters
+QUOTED_MAX_CHARS = 40  # a value or category name longer than this is clipped where shown
+
+
+def _described(sentence: str, details: str) -> str:
+    if not details:
+        return sentence
+    text = f"{sentence}\n{details}"
+    return text if len(text) <= DESCRIPTION_MAX_CHARS else text[: DESCRIPTION_MAX_CHARS - 1] + "\u2026"
+
+
+def _num(x: float) -> str:
+    """A number in 4 significant digits (Java's doubles are for SageMaker's sentences).
 
     Examples
     --------
-    >>> [java_double(v) for v in (100.0, 99.64592817400101, 0.1, 7.450282750755987e-4, 1e7, 0.0)]
-    ['100.0', '99.64592817400101', '0.1', '7.450282750755987E-4', '1.0E7', '0.0']
+    >>> [_num(v) for v in (0.30791265775509713, 1234567.0, -0.00012345, 3.0, -0.0)]
+    ['0.3079', '1.235e+06', '-0.0001234', '3', '0']
     """
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0:
-        return "-0.0" if math.copysign(1, x) < 0 else "0.0"
-    if 1e-3 <= abs(x) < 1e7:
-        text = repr(float(x))
-        if "e" in text or "E" in text:
-            text = format(Decimal(text), "f")
-        return text if "." in text else text + ".0"
-    sign, digits, exponent = Decimal(repr(float(x))).normalize().as_tuple()
-    mantissa = "".join(map(str, digits))
-    exp10 = exponent + len(mantissa) - 1
-    frac = mantissa[1:] or "0"
-    return f"{'-' if sign else ''}{mantissa[0]}.{frac}E{exp10}"
+    if not math.isfinite(x):
+        return java_double(x)
+    text = f"{x:.4g}"
+    return "0" if text == "-0" else text
 
 
-def _percent(fraction: float) -> str:
-    return java_double(fraction * 100)
+def _share(fraction: float) -> str:
+    return f"{_num(fraction * 100)}%"
+
+
+def _quoted(value: str) -> str:
+    """A value as shown in a description: quoted and escaped (spaces, line breaks and other
+    invisible characters show), clipped to QUOTED_MAX_CHARS characters."""
+    if len(value) > QUOTED_MAX_CHARS:
+        value = value[:QUOTED_MAX_CHARS] + "\u2026"
+    text = repr(value)
+    return text if len(text) <= QUOTED_MAX_CHARS + 8 else text[: QUOTED_MAX_CHARS + 7] + "\u2026"
 
 
 # SageMaker's two methods, and ours (see :func:`drift`).
@@ -65,6 +82,8 @@ class CurrentFeature:
     type_counts: TypeCounts
     item_count: int
     outside_domain: int | None = None  # values not in the baseline domain, when one exists
+    # value class name -> the first few distinct values of that class (states.Examples)
+    examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,36 +136,67 @@ def data_type_check(name: str, expected: InferredType, current: CurrentFeature, 
 
     Integral values do not count for a Fractional feature (as in SageMaker's reports). A String
     feature accepts any value unless every current value is numeric: then its type has changed
-    and the share of String values (0%) is reported, as SageMaker does.
+    and the share of String values (0%) is reported, as SageMaker does. The description adds how
+    many values are not of the type, and up to five of them.
     """
     counts = current.type_counts
     if counts.non_null == 0 or expected is InferredType.UNKNOWN:
         return None
     if expected is InferredType.STRING:
-        share = 0.0 if infer_type(counts).is_numeric else 1.0
+        matching = 0 if infer_type(counts).is_numeric else counts.non_null
     else:
-        share = counts.count_of(expected) / counts.non_null
+        matching = counts.count_of(expected)
+    share = matching / counts.non_null
     if share >= threshold:
         return None
-    return Violation(
-        name,
-        DATA_TYPE_CHECK,
+    sentence = (
         f"Data type match requirement is not met. Expected data type: {expected.value}, "
-        f"Expected match: {_percent(threshold)}%. Observed: Only {_percent(share)}% of data is {expected.value}.",
+        f"Expected match: {_percent(threshold)}%. Observed: Only {_percent(share)}% of data is {expected.value}."
     )
+    details = f"{counts.non_null - matching} of {counts.non_null} non-null values are not {expected.value}"
+    examples = _offending_examples(expected, counts, current.examples)
+    if examples:
+        details += ", e.g. " + ", ".join(
+            f"{', '.join(_quoted(v) for v in values)} ({cls})" for cls, values in examples
+        )
+    return Violation(name, DATA_TYPE_CHECK, _described(sentence, details + "."))
+
+
+# Value classes by what the data type check counts them as (dtypes.TypeCounts.count_of).
+_COUNTED_AS = {
+    ValueClass.FRACTIONAL: InferredType.FRACTIONAL, ValueClass.INTEGRAL: InferredType.INTEGRAL,
+    ValueClass.BOOLEAN: InferredType.STRING, ValueClass.STRING: InferredType.STRING,
+}
+
+
+def _offending_examples(expected: InferredType, counts: TypeCounts,
+                        examples: Mapping[str, tuple[str, ...]], limit: int = 5) -> list[tuple[str, list[str]]]:
+    """Up to ``limit`` example values not of the ``expected`` type, by class: the classes with
+    the most values first, taking one example of each in turn (so a rare class shows too)."""
+    size = {ValueClass.FRACTIONAL: counts.fractional, ValueClass.INTEGRAL: counts.integral,
+            ValueClass.BOOLEAN: counts.boolean, ValueClass.STRING: counts.string}
+    classes = [c for c in _COUNTED_AS if _COUNTED_AS[c] is not expected and size[c] and examples.get(c.value)]
+    classes.sort(key=lambda c: -size[c])  # stable: ties keep the declared order
+    chosen: dict[str, list[str]] = {c.value: [] for c in classes}
+    taken = 0
+    for turn in range(limit):
+        for c in classes:
+            if taken < limit and turn < len(examples[c.value]):
+                chosen[c.value].append(examples[c.value][turn])
+                taken += 1
+    return [(cls, values) for cls, values in chosen.items() if values]
 
 
 def completeness_check(name: str, required: float | None, current: CurrentFeature) -> Violation | None:
     if required is None or current.item_count == 0:
         return None
-    observed = current.statistics.common.num_present / current.item_count
+    present = current.statistics.common.num_present
+    observed = present / current.item_count
     if observed >= required:
         return None
-    return Violation(
-        name,
-        COMPLETENESS_CHECK,
-        f"Data completeness requirement is not met. Expected: {_percent(required)}%. Observed: Only {_percent(observed)}%.",
-    )
+    sentence = f"Data completeness requirement is not met. Expected: {_percent(required)}%. Observed: Only {_percent(observed)}%."
+    return Violation(name, COMPLETENESS_CHECK, _described(
+        sentence, f"{current.item_count - present} of {current.item_count} values are missing."))
 
 
 def categorical_values_check(
@@ -164,13 +214,12 @@ def categorical_values_check(
     if buckets:
         allowed = set(domains)
         examples = [b.value for b in buckets if b.value not in allowed][:5]
-        unseen = f" Values not in the baseline domain include: {', '.join(repr(v) for v in examples)}."
-    return Violation(
-        name,
-        CATEGORICAL_VALUES_CHECK,
+        unseen = f"Values not in the baseline domain include: {', '.join(_quoted(v) for v in examples)}."
+    sentence = (
         f"Data content requirement is not met. Expected: {_percent(threshold)}% of values in the baseline domain "
-        f"of {len(domains)} values. Observed: Only {_percent(share)}% ({inside} of {present} values).{unseen}",
+        f"of {len(domains)} values. Observed: Only {_percent(share)}% ({inside} of {present} values)."
     )
+    return Violation(name, CATEGORICAL_VALUES_CHECK, _described(sentence, unseen))
 
 
 @dataclass(frozen=True)
@@ -225,19 +274,51 @@ def drift(baseline: FeatureStatistics, current: FeatureStatistics, cfg: FeatureC
     return None
 
 
-def baseline_drift_check(name: str, result: Drift | None) -> Violation | None:
+def baseline_drift_check(name: str, result: Drift | None, baseline: FeatureStatistics | None = None,
+                         current: FeatureStatistics | None = None) -> Violation | None:
+    """A drift violation, SageMaker's sentence first; with the two features' statistics, the
+    description adds where the distributions differ (:func:`_drift_details`)."""
     if result is None or not result.exceeded:
         return None
     if result.method == "ChiSquared":
-        text = f"Baseline drift chi-squared p-value: {java_double(result.distance)} is below threshold: {java_double(result.threshold)}"
+        sentence = f"Baseline drift chi-squared p-value: {java_double(result.distance)} is below threshold: {java_double(result.threshold)}"
     else:
-        text = f"Baseline drift distance: {java_double(result.distance)} exceeds threshold: {java_double(result.threshold)}"
-        if result.method == "Calibrated":
-            text += (
-                f" (Calibrated: the gap also exceeds {java_double(round(result.margin, 4))}, the largest that sampling "
-                f"and sketch error explain in 99% of 20-feature runs, for n={int(result.n)}, m={int(result.m)})"
-            )
-    return Violation(name, BASELINE_DRIFT_CHECK, text)
+        sentence = f"Baseline drift distance: {java_double(result.distance)} exceeds threshold: {java_double(result.threshold)}"
+    details = []
+    if result.method == "Calibrated":
+        details.append(
+            f"Calibrated: also above {_num(result.margin)}, the largest gap that sampling and sketch error explain "
+            f"in at least 99% of 20-feature runs (n={int(result.n)}, m={int(result.m)})."
+        )
+    if baseline is not None and current is not None:
+        details.append(_drift_details(result, baseline, current))
+    return Violation(name, BASELINE_DRIFT_CHECK, _described(sentence, " ".join(d for d in details if d)))
+
+
+PERCENTILES = (0.1, 0.5, 0.9)
+
+
+def _drift_details(result: Drift, baseline: FeatureStatistics, current: FeatureStatistics) -> str:
+    """Numeric: the value where the CDF gap is largest (of the CDFs the method compares) with the
+    share of each side at or below it, and both sides' 10th, 50th and 90th percentiles, all from
+    the KLL sketches. Categorical: the three categories whose share moved most."""
+    if baseline.inferred_type.is_numeric:
+        b = baseline.numerical.sketch if baseline.numerical else None
+        c = current.numerical.sketch if current.numerical else None
+        if b is None or c is None or not b.n or not c.n:
+            return ""
+        at = maths.largest_gap_at(b, c, exact=result.method == "Calibrated")
+        below = f"values <= {_num(at)}: baseline {_share(b.rank(at) / b.n)}, current {_share(c.rank(at) / c.n)}"
+        quantiles = [" / ".join(_num(s.quantile(q)) for q in PERCENTILES) for s in (b, c)]
+        return (f"Largest CDF gap at {_num(at)} ({below}). "
+                f"10th / 50th / 90th percentiles: baseline {quantiles[0]}, current {quantiles[1]}.")
+    if baseline.string is None or current.string is None:
+        return ""
+    moved = maths.share_changes(baseline.string.frequencies(), current.string.frequencies())
+    if not moved:
+        return ""
+    listed = ", ".join(f"{_quoted(k)} {_share(p)} -> {_share(q)}" for k, p, q in moved)
+    return f"Largest share changes, baseline -> current: {listed}."
 
 
 def missing_column_check(current_columns: int, baseline_columns: int) -> Violation:
@@ -303,7 +384,7 @@ def validate(
             result = drift(base_stats, cur.statistics, cfg)
             if result is not None:
                 distances[name] = result.distance
-                found.append(baseline_drift_check(name, result))
+                found.append(baseline_drift_check(name, result, base_stats, cur.statistics))
         violations += [v for v in found if v is not None]
     if missing:
         violations.append(missing_column_check(n_current, n_base))

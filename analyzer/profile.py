@@ -59,6 +59,8 @@ class DatasetProfile:
     malformed_rows: int = 0
     undecodable_values: int = 0
     outside_domain: Mapping[str, int] = field(default_factory=dict)
+    # per column, value class name -> its first few distinct values (see states.Examples)
+    examples: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def only(self, names: "list[str] | tuple[str, ...]") -> "DatasetProfile":
         """The same profile restricted to (and ordered as) ``names`` (columns are independent)."""
@@ -69,6 +71,7 @@ class DatasetProfile:
             self.malformed_rows,
             self.undecodable_values,
             {n: v for n, v in self.outside_domain.items() if n in names},
+            {n: self.examples[n] for n in names if n in self.examples},
         )
 
 
@@ -128,6 +131,7 @@ class Profiler:
             self.malformed_rows,
             self.undecodable_values,
             {name: state.domain.outside for name, state in zip(self.names, self.columns) if state.domain is not None},
+            {name: state.examples.result() for name, state in zip(self.names, self.columns)},
         )
 
 

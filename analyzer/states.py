@@ -27,17 +27,27 @@ from .dtypes import (
     CLASS_BOOLEAN,
     CLASS_FRACTIONAL,
     CLASS_INTEGRAL,
+    CLASS_STRING,
     TypeCounts,
+    ValueClass,
     classify_array,
     numeric_batch,
     parse_numbers,
 )
 from .hll import DistinctCounter, hash_float64, hash_strings
+from .maths import java_double
 from .sketch import KllAccumulator
 
 # Exact value counts are kept while a column has at most this many distinct values; categorical
 # buckets need them for String columns with up to 120 (ProfileOptions.categorical_max_distinct).
 EXACT_COUNTS_LIMIT = 1024
+# Example values kept per value class of a column (for data type violations), and their length.
+EXAMPLES_PER_CLASS = 5
+EXAMPLE_MAX_CHARS = 40
+_EXAMPLE_CLASSES = (
+    (CLASS_FRACTIONAL, ValueClass.FRACTIONAL.value), (CLASS_INTEGRAL, ValueClass.INTEGRAL.value),
+    (CLASS_BOOLEAN, ValueClass.BOOLEAN.value), (CLASS_STRING, ValueClass.STRING.value),
+)
 
 
 @dataclass
@@ -60,6 +70,8 @@ class ColumnBatch:
     others: pa.Array
     counts: dict[str, int] | None
     texts: pa.Array | None
+    classified: pa.Array | None = None
+    classes: "np.ndarray | int" = CLASS_STRING
 
 
 _EMPTY_STRINGS = pa.array([], pa.string())
@@ -84,23 +96,25 @@ def reduce_column(array: pa.Array, exact_counts: bool) -> ColumnBatch:
     if pa.types.is_null(kind):
         return ColumnBatch(0, 0, 0, 0, np.zeros(0), None, _EMPTY_STRINGS, {} if exact_counts else None, None)
     if pa.types.is_integer(kind):
-        # Integral whatever the digits; the value as a double, as Spark's cast gives it.
+        # Integral whatever the digits; the value as a double, as Spark's cast gives it (the
+        # nearest double beyond 2**53, where Arrow's safe cast refuses).
         values = array.drop_null()
-        numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        numbers = values.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         n = len(values)
-        return ColumnBatch(n, 0, n, 0, numbers, None, _EMPTY_STRINGS, None, None)
+        return ColumnBatch(n, 0, n, 0, numbers, None, _EMPTY_STRINGS, None, None, values, CLASS_INTEGRAL)
     if pa.types.is_floating(kind):
         values = array.drop_null().cast(pa.float64())
         numbers = values.to_numpy(zero_copy_only=False)
         finite = np.isfinite(numbers)
         n = len(numbers)
         if finite.all():
-            return ColumnBatch(n, n, 0, 0, numbers, None, _EMPTY_STRINGS, None, None)
+            return ColumnBatch(n, n, 0, 0, numbers, None, _EMPTY_STRINGS, None, None, values, CLASS_FRACTIONAL)
         # NaN and infinities print as Java's "NaN" / "Infinity": String values for Deequ.
         odd = numbers[~finite]
         others = pa.array(sorted({"NaN" if np.isnan(x) else ("Infinity" if x > 0 else "-Infinity") for x in odd}))
         kept = int(finite.sum())
-        return ColumnBatch(n, kept, 0, 0, numbers[finite], None, others, None, None)
+        classes = np.where(finite, CLASS_FRACTIONAL, CLASS_STRING).astype(np.int8)
+        return ColumnBatch(n, kept, 0, 0, numbers[finite], None, others, None, None, values, classes)
     if pa.types.is_boolean(kind):
         array = pc.if_else(array, "true", "false")
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -141,6 +155,8 @@ def _reduce_text(array: pa.Array, exact_counts: bool) -> ColumnBatch:
         others=others,
         counts=counts,
         texts=texts,
+        classified=distinct,
+        classes=classes,
     )
 
 
@@ -294,6 +310,71 @@ class OutsideDomain:
 
 
 @dataclass
+class Examples:
+    """The first :data:`EXAMPLES_PER_CLASS` distinct values of each value class, in data order:
+    a data type violation shows the values that are not of the expected type.
+
+    Values are kept as text, clipped to :data:`EXAMPLE_MAX_CHARS` characters (and an ellipsis),
+    so the state stays small whatever the data. Merging keeps this part's values first and adds
+    the other's new ones: batches applied in order and parts merged in order (threads, Spark
+    partitions) keep the same values, the first ones of the whole column.
+    """
+
+    values: dict[str, list[str]] = field(default_factory=dict)  # value class name -> texts
+
+    def update(self, batch: ColumnBatch) -> None:
+        if batch.classified is None or not len(batch.classified):
+            return
+        for code, name in _EXAMPLE_CLASSES:
+            kept = self.values.get(name, [])
+            if len(kept) >= EXAMPLES_PER_CLASS:
+                continue
+            if isinstance(batch.classes, np.ndarray):
+                mask = batch.classes == code
+                if not mask.any():
+                    continue
+                values = batch.classified if mask.all() else batch.classified.filter(pa.array(mask))
+            elif batch.classes == code:
+                values = batch.classified
+            else:
+                continue
+            # distinct values, then their texts (clipped texts may coincide), in order of first appearance
+            found = pc.unique(_example_texts(pc.unique(values)))
+            self._add(name, found.slice(0, EXAMPLES_PER_CLASS + len(kept)).to_pylist())
+
+    def merge(self, other: "Examples") -> None:
+        for name, texts in other.values.items():
+            self._add(name, texts)
+
+    def _add(self, name: str, texts: list[str]) -> None:
+        kept = self.values.setdefault(name, [])
+        for text in texts:
+            if len(kept) >= EXAMPLES_PER_CLASS:
+                return
+            if text not in kept:
+                kept.append(text)
+
+    def result(self) -> dict[str, tuple[str, ...]]:
+        return {name: tuple(texts) for name, texts in self.values.items() if texts}
+
+
+def _example_texts(values: pa.Array) -> pa.Array:
+    """Values as the texts an example shows: strings clipped to EXAMPLE_MAX_CHARS characters
+    (an ellipsis marks a clipped one), integers as digits, doubles as Java prints them (as
+    Spark would read them back)."""
+    if pa.types.is_floating(values.type):  # distinct values come in: a few are formatted
+        first = values.slice(0, 2 * EXAMPLES_PER_CLASS).to_pylist()
+        return pa.array([java_double(x) for x in first], pa.string())
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return pc.cast(values, pa.string())
+    clipped = pc.utf8_slice_codeunits(values, 0, EXAMPLE_MAX_CHARS)
+    longer = pc.greater(pc.utf8_length(values), EXAMPLE_MAX_CHARS)
+    if not pc.any(longer).as_py():
+        return clipped
+    return pc.if_else(longer, pc.binary_join_element_wise(clipped, "\u2026", ""), clipped)
+
+
+@dataclass
 class ColumnState:
     """Everything profiled of one column."""
 
@@ -303,6 +384,7 @@ class ColumnState:
     distinct: Distinct | None = None
     values: ValueCounts = field(default_factory=ValueCounts)
     domain: OutsideDomain | None = None
+    examples: Examples = field(default_factory=Examples)
 
     @staticmethod
     def empty(kll_k: int, distinct_lg_k: int, domain: tuple[str, ...] | None = None) -> "ColumnState":
@@ -313,7 +395,8 @@ class ColumnState:
         )
 
     def _metrics(self) -> tuple:
-        return tuple(m for m in (self.moments, self.quantiles, self.distinct, self.values, self.domain) if m is not None)
+        metrics = (self.moments, self.quantiles, self.distinct, self.values, self.domain, self.examples)
+        return tuple(m for m in metrics if m is not None)
 
     def update(self, array: pa.Array) -> None:
         batch = reduce_column(array, exact_counts=self.values.counts is not None)

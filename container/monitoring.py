@@ -112,12 +112,13 @@ def run_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) ->
     if stats.item_count == 0:
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" in the analysis window")
     features = {
-        f.name: CurrentFeature(f, current.type_counts[f.name], stats.item_count, current.outside_domain.get(f.name))
+        f.name: CurrentFeature(f, current.type_counts[f.name], stats.item_count, current.outside_domain.get(f.name),
+                               current.examples.get(f.name, {}))
         for f in stats.features
     }
     result = validate(features, [f.name for f in stats.features], constraints, baseline)
     for v in result.violations:
-        log.info("Violation: %s %s: %s", v.feature_name, v.constraint_check_type, v.description)
+        log.info("Violation: %s %s: %s", v.feature_name, v.constraint_check_type, v.description.replace("\n", " "))
     statistics_doc, violations_doc = statistics_json.to_dict(stats), violations_json.to_dict(result.violations)
     writer.stage(params.STATISTICS_FILE, statistics_doc)
     writer.stage(params.VIOLATIONS_FILE, violations_doc)

@@ -82,8 +82,11 @@ def test_every_feature_drifted_by_0_15_is_flagged(tmp_path, baseline):
     assert {v["constraint_check_type"] for v in violations} == {"baseline_drift_check"}
     assert sorted(v["feature_name"] for v in violations) == sorted(f"{f}{i}" for f in FAMILIES for i in range(4))
     for v in violations:
-        assert v["description"].startswith("Baseline drift distance: ")
-        assert " exceeds threshold: 0.1 (Calibrated: " in v["description"] and "m=1000)" in v["description"]
+        first, added = v["description"].split("\n")
+        assert first.startswith("Baseline drift distance: ") and first.endswith(" exceeds threshold: 0.1")
+        assert added.startswith("Calibrated: also above ") and "(n=5000, m=1000)." in added
+        numeric = not v["feature_name"].startswith("category")
+        assert ("Largest CDF gap at " in added) is numeric and ("Largest share changes" in added) is not numeric
         assert len(v["description"]) < 1000
 
 

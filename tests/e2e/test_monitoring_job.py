@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -103,10 +104,19 @@ def test_only_records_inside_the_window_count(tmp_path, baseline):
 def test_type_change(tmp_path, baseline):
     frame = fresh()
     frame["age"] = frame["age"] + 0.5  # integers become fractions
-    code, message, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[[3, 700], "age"] = ["n/a", "12"]
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
     assert pairs == [("age", "data_type_check")]  # drift is not checked when the type differs
     assert message == "CompletedWithViolations: Job completed successfully with 1 violations."
     assert code == 0
+    first, added = read_json(out / "constraint_violations.json")["violations"][0]["description"].split("\n")
+    assert first == ("Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%. "
+                     "Observed: Only 0.05% of data is Integral.")
+    # the first distinct values of each class in capture order, one class after the other in turn
+    fractional = list(dict.fromkeys(str(v) for v in frame["age"] if isinstance(v, float)))[:4]
+    assert added == (f"1999 of 2000 non-null values are not Integral, e.g. '{fractional[0]}', '{fractional[1]}', "
+                     f"'{fractional[2]}', '{fractional[3]}' (Fractional), 'n/a' (String).")
 
 
 def test_rising_missing_values(tmp_path, baseline):
@@ -116,7 +126,8 @@ def test_rising_missing_values(tmp_path, baseline):
     code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
     assert pairs == [("income", "completeness_check")]
     v = read_json(out / "constraint_violations.json")["violations"][0]
-    assert v["description"] == "Data completeness requirement is not met. Expected: 100.0%. Observed: Only 75.0%."
+    assert v["description"] == ("Data completeness requirement is not met. Expected: 100.0%. Observed: Only 75.0%.\n"
+                                "500 of 2000 values are missing.")
 
 
 def test_new_category(tmp_path, baseline):
@@ -124,7 +135,8 @@ def test_new_category(tmp_path, baseline):
     frame.loc[frame.index % 50 == 0, "color"] = "purple"
     code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
     assert pairs == [("color", "categorical_values_check")]
-    assert "'purple'" in read_json(out / "constraint_violations.json")["violations"][0]["description"]
+    description = read_json(out / "constraint_violations.json")["violations"][0]["description"]
+    assert description.endswith("\nValues not in the baseline domain include: 'purple'.")
 
 
 def test_dropped_column(tmp_path, baseline):
@@ -149,21 +161,41 @@ def test_shifted_distribution(tmp_path, baseline):
     code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
     assert pairs == [("score", "baseline_drift_check")]
     description = read_json(out / "constraint_violations.json")["violations"][0]["description"]
-    distance = float(description.split("distance: ")[1].split(" exceeds")[0])
-    assert description.endswith("exceeds threshold: 0.1")
+    first, added = description.split("\n")
+    distance = float(first.split("distance: ")[1].split(" exceeds")[0])
+    assert first.endswith("exceeds threshold: 0.1")
     # exact two-sample KS minus the robust margin, within the sketches' rank error
     from scipy.stats import ks_2samp
 
-    base = pd.read_csv(baseline.parent / "train.csv")["score"]
-    ks = ks_2samp(base, frame["score"]).statistic - 1.8 * np.sqrt((5000 + 2000) / (5000 * 2000))
-    assert distance == pytest.approx(ks, abs=0.01)
+    base = np.sort(pd.read_csv(baseline.parent / "train.csv")["score"].to_numpy())
+    current = np.sort(frame["score"].to_numpy())
+    ks = ks_2samp(base, current).statistic
+    assert distance == pytest.approx(ks - 1.8 * np.sqrt((5000 + 2000) / (5000 * 2000)), abs=0.01)
+    # where: the gap at the value named is the largest, the shares and percentiles are the data's
+    numbers = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]\d+)?", added.replace("10th / 50th / 90th", ""))]
+    at, at_again, base_share, current_share, *percentiles = numbers
+    assert at == at_again and len(percentiles) == 6
+
+    def cdf(sorted_values, x):
+        return np.searchsorted(sorted_values, x, "right") / len(sorted_values)
+
+    assert abs(cdf(base, at) - cdf(current, at)) == pytest.approx(ks, abs=0.006)
+    assert (cdf(base, at), cdf(current, at)) == (pytest.approx(base_share / 100, abs=0.004), pytest.approx(current_share / 100, abs=0.004))
+    for values, found in ((base, percentiles[:3]), (current, percentiles[3:])):
+        for q, value in zip((0.1, 0.5, 0.9), found):
+            assert cdf(values, value) == pytest.approx(q, abs=0.004)
 
 
 def test_categorical_drift_methods(tmp_path, baseline):
     frame = fresh()
     frame["color"] = np.where(np.arange(len(frame)) % 10 < 7, "blue", frame["color"])  # blue 20% -> ~76%
-    code, message, pairs, _ = monitor(tmp_path, baseline, rows_to_records(frame, H11))
+    code, message, pairs, out = monitor(tmp_path, baseline, rows_to_records(frame, H11))
     assert pairs == [("color", "baseline_drift_check")]
+    shares = frame["color"].value_counts(normalize=True)
+    base_shares = pd.read_csv(baseline.parent / "train.csv")["color"].value_counts(normalize=True)
+    moved = "Largest share changes, baseline -> current: " + ", ".join(
+        f"'{c}' {base_shares[c] * 100:.4g}% -> {shares[c] * 100:.4g}%" for c in ("blue", "red", "green"))
+    assert read_json(out / "constraint_violations.json")["violations"][0]["description"].endswith("\n" + moved + ".")
     constraints = read_json(baseline / "constraints.json")
     constraints["monitoring_config"]["distribution_constraints"]["categorical_drift_method"] = "ChiSquared"
     edited = tmp_path / "chi" / "constraints.json"
@@ -171,7 +203,8 @@ def test_categorical_drift_methods(tmp_path, baseline):
     edited.write_text(json.dumps(constraints))
     code, message, pairs, out = monitor(tmp_path / "c2", baseline, rows_to_records(frame, H11), baseline_constraints=str(edited))
     assert pairs == [("color", "baseline_drift_check")]
-    assert "p-value" in read_json(out / "constraint_violations.json")["violations"][0]["description"]
+    first, added = read_json(out / "constraint_violations.json")["violations"][0]["description"].split("\n")
+    assert first.startswith("Baseline drift chi-squared p-value: ") and added == moved + "."
 
 
 def test_evaluate_constraints_overrides(tmp_path, baseline):
@@ -232,7 +265,10 @@ def test_housing_monitoring_reproduces_real_verdict(tmp_path):
     )
     real = read_json(REFERENCE / "housing" / "constraint_violations.json")["violations"]
     ours = read_json(out / "constraint_violations.json")["violations"]
-    assert sorted(map(json.dumps, ours)) == sorted(map(json.dumps, real))  # same four, same words
+    # same four, in SageMaker's words; what we add follows on a line of its own
+    sagemakers = [{**v, "description": v["description"].split("\n")[0]} for v in ours]
+    assert sorted(map(json.dumps, sagemakers)) == sorted(map(json.dumps, real))
+    assert all(v["description"].split("\n")[1].startswith("3 of 3 non-null values are not ") for v in ours)
     assert message == "CompletedWithViolations: Job completed successfully with 4 violations."
 
 
@@ -334,8 +370,10 @@ def test_marketplace_monitoring_reproduces_real_verdict(tmp_path):
     real = read_json(ref / "monitoring-report-transcribed-from-screenshots.json")["violations"]
     assert sorted(pairs) == sorted((v["feature_name"], v["constraint_check_type"]) for v in real)
     ours = {(v["feature_name"], v["constraint_check_type"]): v["description"] for v in read_json(out / "constraint_violations.json")["violations"]}
-    for v in real:
-        assert ours[(v["feature_name"], v["constraint_check_type"])] == v["description"]
+    for v in real:  # SageMaker's sentence, then ours on a line of its own
+        assert ours[(v["feature_name"], v["constraint_check_type"])].split("\n")[0] == v["description"]
+    assert ours[("age_range", "completeness_check")].split("\n")[1] == "10 of 320 values are missing."
+    assert ours[("zip_feature_0", "data_type_check")].split("\n")[1].startswith("320 of 320 non-null values are not Integral, e.g. '")
     # The execution's statistics, as the report displayed them (pandas-rounded to 6 significant
     # digits): every feature but the stand-in target matches to that rounding.
     shown = read_json(ref / "monitoring-report-transcribed-from-screenshots.json")["execution_statistics_rounded"]

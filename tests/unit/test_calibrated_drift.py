@@ -23,8 +23,15 @@ from analyzer.sketch import KllSketch
 from container.config import JobConfig, Paths
 
 ROOT = Path(__file__).parents[2]
-# sqrt(-ln(0.0005 / 2) / 2): the KS coefficient at alpha = 0.01 / 20
-COEFFICIENT = math.sqrt(-math.log(0.01 / 20 / 2) / 2)
+ALPHA = 0.01 / 20
+
+
+def margin(n: float, m: float) -> float:
+    """DKW bounds of the current sample at 0.9 alpha and of the baseline at 0.1 alpha, added."""
+    return math.sqrt(math.log(2 / (0.9 * ALPHA)) / (2 * m)) + math.sqrt(math.log(2 / (0.1 * ALPHA)) / (2 * n))
+
+
+MARGIN_2000 = margin(2000, 2000)  # 0.0973
 
 
 def numeric(values=None, sketch=None, inferred=InferredType.FRACTIONAL) -> FeatureStatistics:
@@ -62,9 +69,41 @@ def test_run_time_code_does_not_import_datasketches():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_ks_critical_value():
-    assert maths.ks_critical_value(2000, 2000) == pytest.approx(COEFFICIENT * math.sqrt(0.001))
-    assert COEFFICIENT == pytest.approx(2.036425, abs=1e-6)
+def test_margin_is_two_dkw_bounds():
+    assert maths.calibrated_margin(2000, 2000) == pytest.approx(MARGIN_2000, rel=1e-12)
+    assert MARGIN_2000 == pytest.approx(0.09729, abs=1e-5)
+    assert maths.calibrated_margin(20000, 30) == pytest.approx(0.3904, abs=1e-4)
+    assert maths.calibrated_margin(20000, 1000) == pytest.approx(0.0811, abs=1e-4)
+    assert maths.calibrated_margin(5000, 1000, allowance=0.0014) < 0.1  # the threshold governs from m = 1000
+
+
+@pytest.mark.parametrize("m", [1, 2, 5, 30, 100, 1000])
+@pytest.mark.parametrize("alpha", [0.5, 0.05, ALPHA])
+def test_dkw_bound_holds_at_every_sample_size(m, alpha):
+    """Massart's bound is not a limit: against the exact one-sample Kolmogorov-Smirnov
+    distribution (continuous F, the worst case), the tail beyond it is at most alpha."""
+    from scipy.stats import kstwo
+
+    assert kstwo.sf(maths.dkw_bound(m, alpha), m) <= alpha
+
+
+@pytest.mark.parametrize("family", ["normal", "poisson", "coin"])
+def test_false_alarm_rate_is_within_alpha_for_small_samples(family):
+    """Exact ECDFs, n = 200 and m = 30, at alpha = 0.05 (so that 20,000 pairs resolve it): the
+    share of pairs of one distribution with a gap beyond the margin is below alpha, ties
+    included."""
+    rng = np.random.default_rng(5)
+    draw = {"normal": lambda size: rng.standard_normal(size),
+            "poisson": lambda size: rng.poisson(4, size).astype(float),
+            "coin": lambda size: rng.integers(0, 2, size).astype(float)}[family]
+    limit = maths.calibrated_margin(200, 30, alpha=0.05)
+    alarms = 0
+    for _ in range(20_000):
+        base, cur = np.sort(draw(200)), np.sort(draw(30))
+        points = np.union1d(base, cur)
+        gap = np.abs(np.searchsorted(base, points, "right") / 200 - np.searchsorted(cur, points, "right") / 30)
+        alarms += gap.max() > limit
+    assert alarms / 20_000 < 0.05
 
 
 def test_rank_error_allowance_only_for_compacted_sketches():
@@ -81,17 +120,17 @@ def shifted(shift: int, size: int = 2000) -> tuple[FeatureStatistics, FeatureSta
 
 @pytest.mark.parametrize("shift,flagged", [(199, False), (201, True)])
 def test_threshold_governs_when_the_margin_is_smaller(shift, flagged):
-    # n = m = 2000, one level each: margin 2.036 sqrt(0.001) = 0.0644 < 0.1
+    # n = m = 2000, one level each: margin 0.0973 < 0.1
     base, cur = shifted(shift)
     result = drift(base, cur, config())
     assert result.distance == pytest.approx(shift / 2000)
-    assert result.margin == pytest.approx(COEFFICIENT * math.sqrt(0.001))
+    assert result.margin == pytest.approx(MARGIN_2000)
     assert result.exceeded is flagged
 
 
-@pytest.mark.parametrize("shift,flagged", [(128, False), (129, True)])
+@pytest.mark.parametrize("shift,flagged", [(194, False), (195, True)])
 def test_margin_governs_when_above_the_threshold(shift, flagged):
-    # threshold 0.05; margin 0.064398: gaps 0.064 (below) and 0.0645 (above)
+    # threshold 0.05; margin 0.09729: gaps 0.097 (below) and 0.0975 (above)
     base, cur = shifted(shift)
     result = drift(base, cur, config(threshold=0.05))
     assert result.exceeded is flagged
@@ -112,7 +151,7 @@ def test_compacted_sketches_add_their_rank_error():
     result = drift(numeric(sketch=base), numeric(sketch=cur), config())
     assert (result.n, result.m) == (2000, 2000)
     assert result.distance == 0.0
-    assert result.margin == pytest.approx(COEFFICIENT * math.sqrt(0.001) + 2 * maths.KLL_RANK_ERROR_2048)
+    assert result.margin == pytest.approx(MARGIN_2000 + 2 * maths.KLL_RANK_ERROR_2048)
 
 
 def test_repeated_items_count_with_all_their_weight():
@@ -127,24 +166,28 @@ def test_repeated_items_count_with_all_their_weight():
 
 def test_categorical_uses_the_same_margin_with_totals():
     base = categorical({"a": 5000, "b": 5000})
-    small = categorical({"a": 20, "b": 10})  # gap 1/6 > 0.1, but m = 30: margin 0.37
+    small = categorical({"a": 20, "b": 10})  # gap 1/6 > 0.1, but m = 30: margin 0.39
     result = drift(base, small, config())
     assert result.distance == pytest.approx(1 / 6)
-    assert result.margin == pytest.approx(maths.ks_critical_value(10000, 30))
+    assert result.margin == pytest.approx(margin(10000, 30))
     assert not result.exceeded
     assert drift(base, small, config("Simple")).exceeded  # SageMaker's Simple alarms
-    large = categorical({"a": 650, "b": 350})  # gap 0.15, m = 1000: margin 0.066
+    large = categorical({"a": 650, "b": 350})  # gap 0.15, m = 1000: margin 0.088
     assert drift(base, large, config()).exceeded
 
 
 def test_description_keeps_sagemaker_sentence_first():
     base, cur = shifted(400)
     violation = baseline_drift_check("x", drift(base, cur, config()))
-    assert re.match(r"Baseline drift distance: 0\.2\d* exceeds threshold: 0\.1 \(Calibrated: ", violation.description)
-    assert "0.0644" in violation.description and "n=2000, m=2000" in violation.description
-    assert len(violation.description) < 1000
-    robust = baseline_drift_check("x", drift(base, cur, config("Simple")))
-    assert re.fullmatch(r"Baseline drift distance: 0\.2\d* exceeds threshold: 0\.1", robust.description)
+    first, added = violation.description.split("\n")
+    assert re.fullmatch(r"Baseline drift distance: 0\.2\d* exceeds threshold: 0\.1", first)
+    assert added == ("Calibrated: also above 0.09729, the largest gap that sampling and sketch error explain "
+                     "in at least 99% of 20-feature runs (n=2000, m=2000).")
+    # AWS's examples read the distance and the threshold with this pattern
+    found = re.search("distance: (.+) exceeds threshold: (.+)", violation.description)
+    assert (float(found.group(1)), float(found.group(2))) == (pytest.approx(0.2), 0.1)
+    simple = baseline_drift_check("x", drift(base, cur, config("Simple")))
+    assert re.fullmatch(r"Baseline drift distance: 0\.2\d* exceeds threshold: 0\.1", simple.description)
 
 
 # ---------------------------------------------------------------- parsing

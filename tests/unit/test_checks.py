@@ -43,7 +43,8 @@ def test_string_baseline_accepts_anything_until_the_column_turns_numeric():
     assert checks.data_type_check("z", InferredType.STRING, current(string("z", {"a": 10}), mixed), cfg) is None
     numeric_now = TypeCounts(non_null=10, integral=10)
     v = checks.data_type_check("z", InferredType.STRING, current(string("z", {"a": 10}), numeric_now), cfg)
-    assert v.description.endswith("Observed: Only 0.0% of data is String.")
+    assert v.description.split("\n")[0].endswith("Observed: Only 0.0% of data is String.")
+    assert v.description.split("\n")[1] == "10 of 10 non-null values are not String."
 
 
 def test_data_type_threshold_is_a_required_share():
@@ -53,7 +54,7 @@ def test_data_type_threshold_is_a_required_share():
     v = checks.data_type_check("n", InferredType.INTEGRAL, current(feature, counts), 1.0)
     assert v.description == (
         "Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%. "
-        "Observed: Only 99.6% of data is Integral."
+        "Observed: Only 99.6% of data is Integral.\n4 of 1000 non-null values are not Integral."
     )
 
 

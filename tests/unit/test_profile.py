@@ -274,6 +274,7 @@ def test_merging_profiles_of_parts_equals_profiling_the_whole(data):
         merged.merge(piece)
     merged = merged.result()
     assert merged.type_counts == whole.type_counts
+    assert merged.examples == whole.examples  # the first values of each class, in data order
     for a, b in zip(merged.statistics.features, whole.statistics.features):
         assert a.common == b.common and a.inferred_type == b.inferred_type
         if a.numerical:
@@ -296,7 +297,8 @@ def test_same_batches_give_identical_profiles_whatever_the_threads(data):
         pool = ThreadPoolExecutor(threads) if threads else None
         for batch in batches:
             profiler.update(batch, pool)
-        reports.append(statistics_json.to_dict(profiler.result().statistics))
+        result = profiler.result()
+        reports.append((statistics_json.to_dict(result.statistics), result.examples))
     assert reports[0] == reports[1] == reports[2]
 
 
