@@ -297,6 +297,7 @@ def categories_svg(name: str, current: list[tuple[str, float]], baseline: list[t
 _CSS = """
 :root{--fg:#1b1f24;--muted:#5b6470;--line:#d0d7de;--base:#8c959f;--cur:#0969da;--bad:#b3261e;--new:#9a6700}
 *{box-sizing:border-box}
+.desc{white-space:pre-line}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);margin:0 auto;max-width:980px;padding:16px}
 h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:24px 0 8px;border-bottom:1px solid var(--line)}
 h3{font-size:16px;margin:0 0 6px;word-break:break-word}
@@ -382,7 +383,7 @@ def _feature_section(anchor: str, name: str, current: Feature | None, baseline: 
         chart = categories_svg(name, current.categories)
     else:
         chart = histogram_svg(name, current.buckets)
-    listed = "".join(f"<li><strong>{_e(v.get('constraint_check_type', ''))}</strong>: {_e(v.get('description', ''))}</li>"
+    listed = "".join(f"<li><strong>{_e(v.get('constraint_check_type', ''))}</strong>: <span class=desc>{_e(v.get('description', ''))}</span></li>"
                      for v in violations)
     marker = ' <span class="tag bad">violation</span>' if flagged else ""
     return (f'<section class="feature{" flagged" if flagged else ""}" id="{anchor}" data-feature="{_e(name)}">'
@@ -430,7 +431,7 @@ def _violations_table(violations: list[dict], subject: str, name_of, anchors: di
     if not violations:
         return out + "<p>No violations.</p>"
     rows = "".join(f'<tr class="violation"><td><a href="#{anchors[name_of(v)]}">{_e(name_of(v))}</a></td>'
-                   f"<td>{_e(v.get('constraint_check_type', ''))}</td><td>{_e(v.get('description', ''))}</td></tr>"
+                   f"<td>{_e(v.get('constraint_check_type', ''))}</td><td class=desc>{_e(v.get('description', ''))}</td></tr>"
                    for v in violations)
     return (out + f'<div class="scroll"><table class="violations"><tr><th>{_e(subject)}</th><th>check</th>'
             f"<th>description</th></tr>{rows}</table></div>")

@@ -330,3 +330,14 @@ def test_model_quality_section_tells_the_two_kinds_of_statistics_apart():
     assert model_quality_section(statistics) is None
     assert model_quality_section(read_json(MQ_REFERENCE[1][0]))[0] == "Regression"
     assert model_quality_section({"features": [], "regression_metrics": {}}) is None
+
+
+def test_a_descriptions_second_line_stays_a_line_of_its_own():
+    """Our details follow SageMaker's sentence after a line break: the page keeps the break."""
+    statistics, constraints, violations = housing()
+    violations = copy.deepcopy(violations)
+    violations["violations"][0]["description"] += "\n500 of 2000 values are missing."
+    page = render_html(shifted(statistics), constraints, baseline_statistics=statistics, violations=violations)
+    assert ".desc{white-space:pre-line}" in page
+    cells = re.findall(r"<td class=desc>(.*?)</td>", page, re.S)
+    assert len(cells) == len(violations["violations"]) and cells[0].endswith("\n500 of 2000 values are missing.")
