@@ -81,3 +81,20 @@ def put_metric_data(records: list[dict], namespace: str) -> int:
     except Exception as exc:
         raise InputError("CLOUDWATCH_FAILED", namespace=namespace, reason=" ".join(str(exc).split())[:300]) from None
     return len(data)
+
+
+def publish(records: list[dict], config, endpoint_namespace: str, batch_namespace: str) -> None:
+    """Write the job's metric records where SageMaker picks them up (``CLOUDWATCH_METRICS_DIRECTORY``)
+    and, with ``MMON_CLOUDWATCH_PUT_METRIC_DATA=Enabled``, send them with PutMetricData."""
+    import logging
+
+    from analyzer.errors import InputError
+
+    try:
+        write_metrics(Path(config.cloudwatch_dir), records)
+    except OSError as exc:
+        raise InputError("OUTPUT_NOT_WRITABLE", path=config.cloudwatch_dir, reason=exc.strerror or str(exc)) from None
+    if config.put_metric_data:
+        namespace = config.cloudwatch_namespace or (endpoint_namespace if config.endpoint_name else batch_namespace)
+        sent = put_metric_data(records, namespace)
+        logging.getLogger(__name__).info("Sent %d metrics to CloudWatch namespace %s", sent, namespace)

@@ -33,7 +33,7 @@ from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityP
 from .dataset import Dataset, list_data_files, read_dataset
 from .exit_message import completed
 from .jobs import Drivers, JobResult, stage_report
-from .metrics import put_metric_data, write_metrics
+from .metrics import publish
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -422,12 +422,5 @@ def run_model_quality_monitoring(drivers: Drivers, config: JobConfig, writer: Re
     stage_report(writer, config, statistics, render=render_model_quality_html, constraints=constraints,
                  violations=violations_doc, message=completed(len(violations)), title="Model quality monitoring report")
     if config.publish_cloudwatch_metrics:
-        records = metric_records(statistics, config)
-        try:
-            write_metrics(Path(config.cloudwatch_dir), records)
-        except OSError as exc:
-            raise InputError("OUTPUT_NOT_WRITABLE", path=config.cloudwatch_dir, reason=exc.strerror or str(exc)) from None
-        if config.put_metric_data:
-            namespace = config.cloudwatch_namespace or (ENDPOINT_NAMESPACE if config.endpoint_name else BATCH_NAMESPACE)
-            log.info("Sent %d metrics to CloudWatch namespace %s", put_metric_data(records, namespace), namespace)
+        publish(metric_records(statistics, config), config, ENDPOINT_NAMESPACE, BATCH_NAMESPACE)
     return JobResult(len(violations), tuple(writer.commit()))

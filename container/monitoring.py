@@ -18,7 +18,7 @@ from .config import CaptureFormat, CsvFormat, JobConfig, JsonFormat
 from .dataset import read_dataset
 from .exit_message import completed
 from .jobs import Drivers, JobResult, log_data_quality, stage_report
-from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, put_metric_data, write_metrics
+from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, publish
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,5 @@ def run_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) ->
     if config.publish_cloudwatch_metrics and constraints.monitoring_config.emit_metrics == "Enabled":
         when = config.metric_time or config.start_time or datetime.now(timezone.utc)
         records = cloudwatch_records(stats, result.drift, when, config.endpoint_name, config.schedule_name)
-        try:
-            write_metrics(Path(config.cloudwatch_dir), records)
-        except OSError as exc:
-            raise InputError("OUTPUT_NOT_WRITABLE", path=config.cloudwatch_dir, reason=exc.strerror or str(exc)) from None
-        if config.put_metric_data:
-            namespace = config.cloudwatch_namespace or (ENDPOINT_NAMESPACE if config.endpoint_name else BATCH_NAMESPACE)
-            sent = put_metric_data(records, namespace)
-            log.info("Sent %d metrics to CloudWatch namespace %s", sent, namespace)
+        publish(records, config, ENDPOINT_NAMESPACE, BATCH_NAMESPACE)
     return JobResult(len(result.violations), tuple(writer.commit()))
