@@ -36,6 +36,7 @@ CODES: Mapping[str, str] = {
     "DATASET_UNREADABLE": "Could not read {what}: {reason}",
     "ENV_INVALID": "Invalid value {value!r} for {name}: {reason}",
     "ENV_MISSING": "Required parameter {name} is not set",
+    "GROUND_TRUTH_EMPTY": "ground_truth_source {source} {reason}",
     "GROUND_TRUTH_INVALID": "Ground-truth file {file} line {line} is not a ground-truth record: {reason}",
     "INTERNAL": "Internal error: {reason}",
     "MODEL_QUALITY_COLUMN_MISSING": "{attribute} {column!r} names no column of {source}; its columns: {columns}",

@@ -118,7 +118,13 @@ class GroundTruth:
 def read_ground_truth(source: str, max_bad_fraction: float) -> GroundTruth:
     """Every ground-truth file under ``source`` (recursively, in path order; compressed by
     suffix as datasets are); fails past the bad-line budget, naming the first bad line."""
-    sizes = data_file_sizes(source)
+    try:
+        sizes = data_file_sizes(source)
+    except InputError as exc:  # the listing's errors name dataset_source
+        if exc.code not in ("DATASET_SOURCE_MISSING", "DATASET_NO_FILES"):
+            raise
+        reason = "does not exist" if exc.code == "DATASET_SOURCE_MISSING" else "holds no files"
+        raise InputError("GROUND_TRUTH_EMPTY", source=source, reason=reason) from None
     log_streaming(source, sizes.values())
     truth = GroundTruth(files=len(sizes))
     for path in sizes:

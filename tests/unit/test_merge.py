@@ -271,9 +271,9 @@ def test_missing_or_empty_ground_truth_source(tmp_path):
     write_capture(tmp_path / "capture", [record([1], [0.5], _at(10))])
     with pytest.raises(InputError) as err:
         _merge(tmp_path)
-    assert (err.value.code, err.value.params["source"]) == ("DATASET_SOURCE_MISSING", str(tmp_path / "truth"))
+    assert str(err.value) == f"[GROUND_TRUTH_EMPTY] ground_truth_source {tmp_path / 'truth'} does not exist"
     (tmp_path / "truth" / "2024").mkdir(parents=True)
-    with pytest.raises(InputError, match="DATASET_NO_FILES"):
+    with pytest.raises(InputError, match=r"\[GROUND_TRUTH_EMPTY\] ground_truth_source .* holds no files"):
         _merge(tmp_path)
 
 
