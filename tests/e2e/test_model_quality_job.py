@@ -433,3 +433,25 @@ def test_positive_label_nan_is_refused(job_env, tmp_path):
     src = baseline_dir(tmp_path, "mq_churn_binary", "validation_with_predictions.csv")
     failed(*run(job_env, dataset_source=src, dataset_format=CSV_HEADER, positive_label="NaN", **BINARY),
            "[ENV_INVALID] Invalid value 'NaN' for positive_label")
+
+
+def test_a_headerless_csv_baseline_takes_column_positions(job_env, tmp_path):
+    """Without a header the attributes are positions ("0": the first column); the metrics equal
+    those of the same file with its header."""
+    rows = (REFERENCE / "mq_churn_binary" / "validation_with_predictions.csv").read_text().splitlines()
+    src = tmp_path / "nohdr"
+    src.mkdir()
+    (src / "d.csv").write_text("\n".join(rows[1:]) + "\n")
+    code, message, out = run({**job_env, "output_path": str(tmp_path / "positions")}, dataset_source=src,
+                             dataset_format='{"csv": {"header": false}}', analysis_type="MODEL_QUALITY",
+                             problem_type="BinaryClassification", inference_attribute="1", probability_attribute="0",
+                             ground_truth_attribute="2")
+    assert (code, message) == (0, COMPLETED)
+    named = baseline_dir(tmp_path, "mq_churn_binary", "validation_with_predictions.csv")
+    code, message, out2 = run({**job_env, "output_path": str(tmp_path / "names")}, dataset_source=named,
+                              dataset_format=CSV_HEADER, **BINARY)
+    ours = read_json(out / "statistics.json")["binary_classification_metrics"]
+    assert ours == read_json(out2 / "statistics.json")["binary_classification_metrics"]
+    failed(*run({**job_env, "output_path": str(tmp_path / "past")}, dataset_source=src, dataset_format='{"csv": {"header": false}}',
+                analysis_type="MODEL_QUALITY", problem_type="Regression", inference_attribute="1", ground_truth_attribute="3"),
+           "[MODEL_QUALITY_COLUMN_MISSING]", "ground_truth_attribute '3'", "_c0, _c1, _c2")
