@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+import pyarrow as pa
+
 from analyzer import quality
 from analyzer.errors import InputError
 from analyzer.report import render_model_quality_html
@@ -93,17 +95,35 @@ def _row_locator(files: list[str], ends: list[int]) -> Callable[[int], str]:
     return where
 
 
+def _flat(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_integer(type_) \
+        or pa.types.is_floating(type_) or pa.types.is_boolean(type_) or pa.types.is_null(type_)
+
+
+def _column_values(chunks: list):
+    """One gathered column: Arrow (a few bytes a value) when every batch has one flat type,
+    else Python values (JSON Lines whose values change type, or hold arrays or objects)."""
+    types = {c.type for c in chunks if not pa.types.is_null(c.type)}
+    if len(types) <= 1 and all(_flat(t) for t in types):
+        typ = next(iter(types), pa.string())
+        return pa.chunked_array([c.cast(typ) if pa.types.is_null(c.type) else c for c in chunks], type=typ)
+    return [v for c in chunks for v in c.to_pylist()]
+
+
 def gather_dataset(dataset: Dataset, mq: ModelQualityParams) -> Gathered:
     """The local driver: the files streamed batch by batch, only the named columns kept."""
     columns = {key: _column(dataset, attribute, column) for key, (attribute, column) in _attributes(mq).items()}
-    values: dict[str, list] = {key: [] for key in columns}
+    chunks: dict[str, list] = {key: [] for key in columns}
     ends: list[int] = []
+    rows = 0
     for path in dataset.files:
         for batch in dataclasses.replace(dataset, files=(path,)).batches():
             for key, name in columns.items():
                 index = batch.data.schema.get_field_index(name)
-                values[key].extend(batch.data.column(index).to_pylist() if index >= 0 else [None] * batch.data.num_rows)
-        ends.append(len(values["truth"]) if "truth" in values else len(next(iter(values.values()))))
+                chunks[key].append(batch.data.column(index) if index >= 0 else pa.nulls(batch.data.num_rows))
+            rows += batch.data.num_rows
+        ends.append(rows)
+    values = {key: _column_values(c) for key, c in chunks.items()}
     return Gathered(values.get("truth", []), values.get("predicted"), values.get("probability"),
                     _row_locator(list(dataset.files), ends))
 
@@ -116,8 +136,8 @@ def gather_dataset_on_spark(spark, dataset: Dataset, mq: ModelQualityParams) -> 
     df, _ = frame(spark, dataset)
     missing = [c for c in columns.values() if c not in df.columns]
     table = df.select(*[f"`{c}`" for c in columns.values() if c in df.columns]).toArrow()
-    values = {key: (table.column(name).to_pylist() if name not in missing else [None] * table.num_rows)
-              for key, name in columns.items()}
+    values = {key: (_column_values(table.column(name).chunks) if name not in missing
+                    else pa.nulls(table.num_rows, pa.string())) for key, name in columns.items()}
     log.info("Collected %d records of %d columns from Spark", table.num_rows, len(columns))
     return Gathered(values.get("truth", []), values.get("predicted"), values.get("probability"),
                     lambda i: f"{dataset.source}, record {i + 1}")
@@ -266,8 +286,6 @@ def _check_bad_lines(bad: int, total: int, first_bad: str | None, config: JobCon
 
 def _merged_partition(batches, sides, mq, start, end):
     """Spark's mapInArrow body: lines (with their file) -> rows, or the reason a line is bad."""
-    import pyarrow as pa
-
     for batch in batches:
         out = {"truth": [], "predicted": [], "probability": [], "file": [], "bad": []}
         for text, file in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
@@ -290,13 +308,7 @@ def _merged_partition(batches, sides, mq, start, end):
         yield pa.RecordBatch.from_pydict(out, schema=_MERGED_SCHEMA)
 
 
-def _merged_schema():
-    import pyarrow as pa
-
-    return pa.schema([(name, pa.string()) for name in ("truth", "predicted", "probability", "file", "bad")])
-
-
-_MERGED_SCHEMA = _merged_schema()
+_MERGED_SCHEMA = pa.schema([(name, pa.string()) for name in ("truth", "predicted", "probability", "file", "bad")])
 _MERGED_DDL = "truth string, predicted string, probability string, file string, bad string"
 
 
@@ -350,7 +362,7 @@ def run_model_quality_baseline(drivers: Drivers, config: JobConfig, writer: Repo
     dataset = read_dataset(config.dataset_source, fmt)
     mq = config.model_quality
     gathered = (gather_dataset_on_spark(drivers.spark, dataset, mq) if config.spark_master else gather_dataset(dataset, mq))
-    if not gathered.truth:
+    if not len(gathered.truth):
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail="")
     statistics = _statistics(config, labelled(mq, gathered, baseline=True))
     log.info("Model-quality baseline of %d records (%s)", statistics["dataset"]["item_count"], mq.problem_type)
@@ -407,7 +419,7 @@ def run_model_quality_monitoring(drivers: Drivers, config: JobConfig, writer: Re
     else:
         raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(config.dataset_format).__name__.removesuffix("Format"),
                          supported="sagemakerMergeJson (the ground-truth merge job's records), csv, json")
-    if not gathered.truth:
+    if not len(gathered.truth):
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" in the analysis window")
     statistics = _statistics(config, labelled(mq, gathered, baseline=False))
     try:
