@@ -52,9 +52,19 @@ if old in text:
 PY
 fi
 
+# A service whose working folder has been deleted since (it was started from a checkout that is
+# gone) still answers pings but can no longer start containers ("write child: broken pipe"):
+# stop it; ours is started from / below.
+for pid in $(pgrep -f "podman system service --time=0 unix://$SOCK" || true); do
+  if readlink "/proc/$pid/cwd" 2>/dev/null | grep -q ' (deleted)$'; then
+    echo "container-engine: restarting the podman service $pid (its working folder was deleted)" >&2
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+done
 if ! curl -s --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
   rm -f "$SOCK"
-  nohup podman system service --time=0 "unix://$SOCK" >/tmp/podman-service.log 2>&1 &
+  (cd / && nohup podman system service --time=0 "unix://$SOCK" >/tmp/podman-service.log 2>&1 &)
   for _ in $(seq 1 50); do
     curl -s --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.2

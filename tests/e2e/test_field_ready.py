@@ -730,3 +730,35 @@ def test_robust_drift_of_equal_current_values_is_not_reported(tmp_path):
     code, message, out = run_job(tmp_path, dataset_source=cur, dataset_format=CSV_HEADER,
                                  baseline_statistics=bout / "statistics.json", baseline_constraints=bout / "constraints.json")
     assert (code, message) == (0, "Completed: Job completed successfully with no violations."), read_json(out / "constraint_violations.json")
+
+
+def test_container_engine_script_replaces_a_service_whose_folder_was_deleted(tmp_path):
+    """A podman API service started from a checkout that was removed since answers pings but
+    cannot start containers ("write child: broken pipe"): the script stops it (and starts its own
+    from /); a service in a live folder is left running."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("podman", "runc", "debootstrap", "curl", "apt-get"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    sock = tmp_path / "podman.sock"
+    name = f"podman system service --time=0 unix://{sock}"
+    gone, live = tmp_path / "old-checkout", tmp_path / "live"
+    gone.mkdir()
+    live.mkdir()
+    stale = subprocess.Popen(["bash", "-c", f'exec -a "{name}" sleep 120'], cwd=gone)
+    kept = subprocess.Popen(["bash", "-c", f'exec -a "{name}" sleep 120'], cwd=live)
+    try:
+        time.sleep(0.3)
+        gone.rmdir()
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MMON_CONTAINERS_ETC": str(tmp_path / "etc"),
+               "PODMAN_SOCKET": str(sock)}
+        proc = subprocess.run(["bash", str(ROOT / "scripts" / "container-engine.sh")], env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert f"restarting the podman service {stale.pid}" in proc.stderr
+        assert stale.wait(timeout=10) is not None
+        assert kept.poll() is None
+    finally:
+        for p in (stale, kept):
+            p.kill()
+            p.wait()
