@@ -455,3 +455,19 @@ def test_a_headerless_csv_baseline_takes_column_positions(job_env, tmp_path):
     failed(*run({**job_env, "output_path": str(tmp_path / "past")}, dataset_source=src, dataset_format='{"csv": {"header": false}}',
                 analysis_type="MODEL_QUALITY", problem_type="Regression", inference_attribute="1", ground_truth_attribute="3"),
            "[MODEL_QUALITY_COLUMN_MISSING]", "ground_truth_attribute '3'", "_c0, _c1, _c2")
+
+
+def test_monitoring_a_labelled_csv_instead_of_merged_records(job_env, tmp_path):
+    """Batch evaluation: a CSV holding predictions and labels, checked against a baseline's
+    constraints with the baseline's column names (no capture, no merge)."""
+    baseline = binary_baseline(job_env, tmp_path)
+    y, p = scored(1000, seed=11, skill=0.3)
+    src = tmp_path / "batch"
+    src.mkdir()
+    pd.DataFrame({"probability": p, "prediction": (p >= 0.5).astype(int), "label": y}).to_csv(src / "eval.csv", index=False)
+    env = {**job_env, "output_path": str(tmp_path / "report"), "baseline_constraints": str(baseline / "constraints.json")}
+    code, message, out = run(env, dataset_source=src, dataset_format=CSV_HEADER, **BINARY)
+    assert code == 0 and message.startswith("CompletedWithViolations"), message
+    stats = read_json(out / "statistics.json")["binary_classification_metrics"]
+    assert stats["auc"]["value"] == pytest.approx(skm.roc_auc_score(y, p), rel=1e-12)
+    assert "auc" in {v["metric_name"] for v in read_json(out / "constraint_violations.json")["violations"]}
