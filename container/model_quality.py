@@ -267,9 +267,13 @@ def gather_merged(config: JobConfig) -> Gathered:
     if bad:
         log.warning("Skipped %d of %d merged records that could not be used; first: %s", bad, total, first_bad)
     if not rows:
-        raise InputError("NO_MERGED_RECORDS", start=iso(config.start_time), end=iso(config.end_time),
-                         source=config.dataset_source, detail=f" ({total} lines in {len(files)} files)")
+        _no_merged_records(config, total, len(files))
     return _gathered(rows, lambda i: f"{files[origins[i][0]]} line {origins[i][1]}")
+
+
+def _no_merged_records(config: JobConfig, lines: int, files: int):
+    raise InputError("NO_MERGED_RECORDS", start=iso(config.start_time), end=iso(config.end_time),
+                     source=config.dataset_source, detail=f" ({lines} lines in {files} files)")
 
 
 def _gathered(rows: list[tuple], where: Callable[[int], str]) -> Gathered:
@@ -287,7 +291,7 @@ def _check_bad_lines(bad: int, total: int, first_bad: str | None, config: JobCon
 def _merged_partition(batches, sides, mq, start, end):
     """Spark's mapInArrow body: lines (with their file) -> rows, or the reason a line is bad."""
     for batch in batches:
-        out = {"truth": [], "predicted": [], "probability": [], "file": [], "bad": []}
+        out = {"truth": [], "predicted": [], "probability": [], "file": [], "bad": [], "line": []}
         for text, file in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
             if text is None or not text.strip():
                 continue
@@ -300,16 +304,18 @@ def _merged_partition(batches, sides, mq, start, end):
                 if found is None:  # outside the window: counted as a line, no row
                     found = [(None, None, None)]
                     reason = ""
-            for truth, predicted, probability in found:
+            for n, (truth, predicted, probability) in enumerate(found):
                 for key, value in zip(("truth", "predicted", "probability"), (truth, predicted, probability)):
                     out[key].append(None if value is None else str(value))
                 out["file"].append(file)
                 out["bad"].append(reason)
+                out["line"].append(n == 0)  # a line of several records counts once
         yield pa.RecordBatch.from_pydict(out, schema=_MERGED_SCHEMA)
 
 
-_MERGED_SCHEMA = pa.schema([(name, pa.string()) for name in ("truth", "predicted", "probability", "file", "bad")])
-_MERGED_DDL = "truth string, predicted string, probability string, file string, bad string"
+_MERGED_SCHEMA = pa.schema([*((name, pa.string()) for name in ("truth", "predicted", "probability", "file", "bad")),
+                           ("line", pa.bool_())])
+_MERGED_DDL = "truth string, predicted string, probability string, file string, bad string, line boolean"
 
 
 def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
@@ -322,19 +328,20 @@ def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
 
     mq, fmt = config.model_quality, config.dataset_format
     files = files_in_window(list_data_files(config.dataset_source), config.start_time, config.end_time)
+    if not files:
+        _no_merged_records(config, 0, 0)
     ship_engine(spark)
     lines = spark.read.text(files).select("value", F.input_file_name().alias("file"))
     body = functools.partial(_merged_partition, sides=fmt.capture_index_names, mq=mq, start=config.start_time, end=config.end_time)
     table = lines.mapInArrow(body, _MERGED_DDL).toArrow()
     bad_column = table.column("bad").to_pylist()
-    total = len(bad_column)
+    total = sum(table.column("line").to_pylist())
     bad = [i for i, reason in enumerate(bad_column) if reason]
     first_bad = f"{table.column('file')[bad[0]].as_py()}: {bad_column[bad[0]]}" if bad else None
     _check_bad_lines(len(bad), total, first_bad, config)
     keep = [i for i, reason in enumerate(bad_column) if reason is None]
     if not keep:
-        raise InputError("NO_MERGED_RECORDS", start=iso(config.start_time), end=iso(config.end_time),
-                         source=config.dataset_source, detail=f" ({total} lines in {len(files)} files)")
+        _no_merged_records(config, total, len(files))
     columns = {name: table.column(name).to_pylist() for name in ("truth", "predicted", "probability", "file")}
     rows = [(columns["truth"][i], columns["predicted"][i], columns["probability"][i]) for i in keep]
     return _gathered(rows, lambda i: f"{columns['file'][keep[i]]}")

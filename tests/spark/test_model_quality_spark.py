@@ -40,3 +40,15 @@ def test_merged_monitoring_on_spark_equals_local(spark, job_env, tmp_path):
         assert code == 0 and message.startswith("CompletedWithViolations"), message
         outputs.append({f: (out / f).read_bytes() for f in ("statistics.json", "constraint_violations.json")})
     assert outputs[0] == outputs[1]
+
+
+def test_no_merged_record_in_the_window_on_spark(spark, job_env, tmp_path):
+    """A window whose hours hold no merged file fails as locally (Spark is not asked to read
+    an empty list of files)."""
+    baseline = binary_baseline(job_env, tmp_path)
+    src = write_merged(tmp_path / "merged", [merged_line(1, "0.9", T0), merged_line(0, "0.2", T0)])
+    for name, extra in (("local", {}), ("spark", {"MMON_SPARK_MASTER": "local[2]"})):
+        env = monitoring_env({**job_env, "output_path": str(tmp_path / name), **extra}, baseline, dataset_source=str(src),
+                             start_time="2024-03-06T11:00:00Z", end_time="2024-03-06T12:00:00Z")
+        code, message, _ = run(env)
+        assert code == 255 and message.startswith("Failed: [NO_MERGED_RECORDS]") and "(0 lines in 0 files)" in message, message
