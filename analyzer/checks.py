@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from . import maths
 from .dtypes import InferredType, TypeCounts, ValueClass, infer_type
@@ -321,13 +321,22 @@ def _drift_details(result: Drift, baseline: FeatureStatistics, current: FeatureS
     return f"Largest share changes, baseline -> current: {listed}."
 
 
-def missing_column_check(current_columns: int, baseline_columns: int) -> Violation:
-    """One violation for all the missing columns, in the words of a real 2026 SageMaker report."""
+MISSING_NAMES_SHOWN = 10
+
+
+def missing_column_check(current_columns: int, baseline_columns: int, missing: Sequence[str] = ()) -> Violation:
+    """One violation for all the missing columns, in the words of a real 2026 SageMaker report,
+    then which ones (the first ten, in baseline order)."""
+    shown = ", ".join(_quoted(name) for name in missing[:MISSING_NAMES_SHOWN])
+    more = f" and {len(missing) - MISSING_NAMES_SHOWN} more" if len(missing) > MISSING_NAMES_SHOWN else ""
     return Violation(
         "Missing columns",
         MISSING_COLUMN_CHECK,
-        f"There are missing columns in current dataset. Number of columns in current dataset: {current_columns}, "
-        f"Number of columns in baseline constraints: {baseline_columns}",
+        _described(
+            f"There are missing columns in current dataset. Number of columns in current dataset: {current_columns}, "
+            f"Number of columns in baseline constraints: {baseline_columns}",
+            f"Missing: {shown}{more}." if missing else "",
+        ),
     )
 
 
@@ -364,14 +373,14 @@ def validate(
         return ValidationResult(())
     baseline_names = [f.name for f in constraints.features]
     n_current, n_base = len(current_columns), len(baseline_names)
-    missing = False
+    missing: list[str] = []
     for feature in constraints.features:
         cfg = FeatureConfig.of(constraints, feature)
         if cfg.evaluate_constraints != "Enabled":
             continue
         name = feature.name
         if name not in current:
-            missing = True
+            missing.append(name)
             continue
         cur = current[name]
         found = [
@@ -387,7 +396,7 @@ def validate(
                 found.append(baseline_drift_check(name, result, base_stats, cur.statistics))
         violations += [v for v in found if v is not None]
     if missing:
-        violations.append(missing_column_check(n_current, n_base))
+        violations.append(missing_column_check(n_current, n_base, missing))
     known = set(baseline_names)
     for name in current_columns:
         if name not in known:

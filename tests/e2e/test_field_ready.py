@@ -695,7 +695,8 @@ def test_distinct_counts_are_written_as_sagemaker_writes_them(tmp_path):
 
 
 def test_missing_columns_are_one_violation_in_sagemakers_words(tmp_path):
-    """A 2026 SageMaker report: one missing_column_check, feature_name "Missing columns"."""
+    """A 2026 SageMaker report: one missing_column_check, feature_name "Missing columns"; our
+    second line names the missing columns."""
     base = tmp_path / "base"
     base.mkdir()
     frame = make_frame(300, 5)
@@ -710,7 +711,7 @@ def test_missing_columns_are_one_violation_in_sagemakers_words(tmp_path):
         "feature_name": "Missing columns",
         "constraint_check_type": "missing_column_check",
         "description": "There are missing columns in current dataset. Number of columns in current dataset: 2, "
-                       "Number of columns in baseline constraints: 4",
+                       "Number of columns in baseline constraints: 4\nMissing: 'b', 'c'.",
     }]
 
 

@@ -145,7 +145,7 @@ def test_dropped_column(tmp_path, baseline):
     assert pairs == [("Missing columns", "missing_column_check")]  # one for all, as SageMaker writes it
     assert read_json(out / "constraint_violations.json")["violations"][0]["description"] == (
         "There are missing columns in current dataset. Number of columns in current dataset: 5, "
-        "Number of columns in baseline constraints: 6"
+        "Number of columns in baseline constraints: 6\nMissing: 'visits'."
     )
 
 

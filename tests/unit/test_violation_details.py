@@ -258,3 +258,15 @@ def test_added_lines_never_reach_sagemakers_parsers():
         found = re.search("distance: (.+) exceeds threshold: (.+)", description)
         assert float(found.group(2)) == 0.1 and float(found.group(1)) > 0.1
         assert float(re.search("distance: (.+) exceeds", description).group(1)) == float(found.group(1))
+
+
+def test_missing_columns_named_on_the_second_line_ten_at_most():
+    from analyzer.checks import missing_column_check
+
+    names = [f"col{i}" for i in range(13)]
+    v = missing_column_check(2, 15, names)
+    first, second = v.description.split("\n")
+    assert first == ("There are missing columns in current dataset. Number of columns in current dataset: 2, "
+                     "Number of columns in baseline constraints: 15")
+    assert second == "Missing: " + ", ".join(repr(n) for n in names[:10]) + " and 3 more."
+    assert missing_column_check(2, 3).description == first.replace("15", "3")
