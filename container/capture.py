@@ -396,8 +396,16 @@ def _terminated(lines: pa.StringArray) -> pa.Buffer:
     return joined.buffers()[2].slice(int(joined_offsets[0]), int(joined_offsets[-1] - joined_offsets[0]))
 
 
-def _arrow_events(lines: pa.StringArray) -> dict[str, pa.Array] | None:
-    """Capture fields of non-blank lines by pyarrow's JSON reader; None when it rejects any.
+def object_lines(lines: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
+    """(blank, may be a JSON object) masks of lines, as the decoder screens them: the second for
+    the lines pyarrow's JSON reader is given."""
+    blank = _blank(lines)
+    return blank, ~blank & ~_suspect(lines)
+
+
+def read_json_lines(lines: pa.StringArray, schema: pa.Schema) -> pa.Table | None:
+    """Non-blank lines read by pyarrow's JSON reader in ``schema`` (other fields ignored); None
+    when it rejects any (not JSON, or a field of another JSON type than the schema's).
 
     One block, one thread: chunks are decoded in parallel instead (cheaper than pyarrow's own
     threads, and the columns come out in one piece)."""
@@ -406,9 +414,17 @@ def _arrow_events(lines: pa.StringArray) -> dict[str, pa.Array] | None:
     try:
         table = pa_json.read_json(
             pa.BufferReader(buffer), read_options=options,
-            parse_options=pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"),
+            parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
         )
     except pa.ArrowException:
+        return None
+    return table if table.num_rows == len(lines) else None
+
+
+def _arrow_events(lines: pa.StringArray) -> dict[str, pa.Array] | None:
+    """Capture fields of non-blank lines by pyarrow's JSON reader; None when it rejects any."""
+    table = read_json_lines(lines, _SCHEMA)
+    if table is None:
         return None
     capture, meta = table.column("captureData"), table.column("eventMetadata")
     columns: dict[str, pa.Array] = {
@@ -576,7 +592,7 @@ def _plain_times(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return micros, plain
 
 
-def _times(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def instants(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(microseconds since the epoch, readable) of ``inferenceTime`` values: the common form by
     :func:`_plain_times`, the others by :func:`parse_time` (the same instants for both)."""
     micros, readable = _plain_times(texts)
@@ -604,7 +620,7 @@ def _verdicts(events: _Events, rules: CaptureRules) -> tuple[np.ndarray, np.ndar
         texts = columns["inferenceTime"]
         open_ = verdict == _KEEP
         missing = open_ & ~_bools(pc.is_valid(texts))
-        micros, readable = _times(texts)
+        micros, readable = instants(texts)
         unreadable = open_ & ~missing & ~readable
         reason[missing], reason[unreadable] = _NO_TIME, _BAD_TIME
         verdict[missing | unreadable] = _BAD

@@ -19,18 +19,20 @@ import bisect
 import dataclasses
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analyzer import quality
 from analyzer.errors import InputError
 from analyzer.report import render_model_quality_html
 
 from . import params
-from .capture import files_in_window, iso, parse_time, payload_records, read_lines
+from .capture import OUTPUT, files_in_window, instants, iso, object_lines, parse_time, payload_records, read_json_lines, read_lines
 from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityParams
 from .dataset import Dataset, list_data_files, read_dataset
 from .exit_message import completed
@@ -236,39 +238,150 @@ def merged_rows(text: str, sides: tuple[str, ...], mq: ModelQualityParams, start
     return rows
 
 
-def _lines(path: str) -> Iterator[str]:
-    for chunk in read_lines(path, what="merged-records file"):
-        yield from chunk.lines.to_pylist()
+_SIDE = pa.struct([("data", pa.string()), ("encoding", pa.string())])
+_OUTPUT_SIDES = (OUTPUT, "batchTransformOutput")
+_MERGED_JSON = pa.schema([
+    ("groundTruthData", _SIDE),
+    ("captureData", pa.struct([(name, _SIDE) for name in _OUTPUT_SIDES])),
+    ("eventMetadata", pa.struct([("inferenceTime", pa.string())])),
+])
+_PLAIN_CSV = r"^[^\"\r\n]*[^\"\r\n \t][^\"\r\n]*\r?\n?$"  # one record, no quotes, not blank
+
+
+@dataclasses.dataclass
+class MergedChunk:
+    """A chunk of merged lines decoded: the rows of the lines read by columns (one each) and the
+    lines left to :func:`merged_rows` (``slow``, indices into the chunk), in line order."""
+
+    lines: int  # non-blank lines
+    fast: np.ndarray  # indices of the lines decoded by columns
+    columns: dict[str, pa.Array]  # truth / predicted / probability of those lines
+    slow: np.ndarray  # indices of the other non-blank lines (outside the window: in neither)
+
+
+def decode_merged(lines: pa.StringArray, sides: tuple[str, ...], mq: ModelQualityParams, start: datetime | None,
+                  end: datetime | None) -> MergedChunk:
+    """The common merged line (CSV output and label, one record each, no quotes) decoded by
+    pyarrow's JSON reader and string kernels; every other line is left to :func:`merged_rows`,
+    whose rules these are (the tests feed both the same lines)."""
+    blank, objects = object_lines(lines)
+    candidates = np.flatnonzero(objects)
+    nonblank = np.flatnonzero(~blank)
+    empty = MergedChunk(len(nonblank), np.zeros(0, np.int64), {}, nonblank)
+    attributes = [a for a in (mq.inference_attribute, mq.probability_attribute) if a is not None]
+    names = [s for s in (*sides, "batchTransformOutput") if s != "endpointInput" and s in _OUTPUT_SIDES]
+    if not len(candidates) or not names or not all(a.isdigit() for a in attributes):
+        return empty
+    table = read_json_lines(lines.take(pa.array(candidates)) if len(candidates) < len(lines) else lines, _MERGED_JSON)
+    if table is None:
+        return empty
+    ok = np.ones(len(candidates), bool)
+    outside = np.zeros(len(candidates), bool)
+    if start is not None or end is not None:
+        micros, readable = instants(pc.struct_field(table.column("eventMetadata").combine_chunks(), "inferenceTime"))
+        ok &= readable
+        if start is not None:
+            outside |= readable & (micros < _micros(start))
+        if end is not None:
+            outside |= readable & (micros >= _micros(end))
+    truth = table.column("groundTruthData").combine_chunks()
+    capture = table.column("captureData").combine_chunks()
+    # The first output side present as an object, as merged_rows picks it.
+    side = pc.struct_field(capture, names[0])
+    for name in names[1:]:
+        side = pc.if_else(pc.is_valid(side), side, pc.struct_field(capture, name))
+    data, encoding = pc.struct_field(side, "data"), pc.struct_field(side, "encoding")
+    label, label_encoding = pc.struct_field(truth, "data"), pc.struct_field(truth, "encoding")
+    plain = pc.and_(pc.match_substring_regex(data, _PLAIN_CSV), pc.equal(pc.utf8_upper(encoding), "CSV"))
+    plain = pc.and_(plain, pc.match_substring_regex(label, _PLAIN_CSV))
+    plain = pc.and_(plain, pc.or_(pc.is_null(label_encoding), pc.equal(pc.utf8_upper(label_encoding), "CSV")))
+    fields = pc.split_pattern(pc.utf8_rtrim(pc.fill_null(data, ""), "\r\n"), ",")
+    width = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+    ok &= pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    if attributes:
+        ok &= width > max(int(a) for a in attributes)
+    fast = ok & ~outside
+    take = pa.array(np.flatnonzero(fast))
+
+    def field(attribute: str | None):
+        if attribute is None:
+            return pa.nulls(len(take), pa.string())
+        values = pc.list_element(fields.take(take), int(attribute))
+        return pc.if_else(pc.equal(values, ""), None, values)
+
+    first = pc.list_element(pc.split_pattern(pc.utf8_rtrim(label.take(take), "\r\n"), ","), 0)
+    columns = {"truth": pc.if_else(pc.equal(first, ""), None, first),
+               "predicted": field(mq.inference_attribute), "probability": field(mq.probability_attribute)}
+    slow = np.sort(np.concatenate([np.flatnonzero(~blank & ~objects), candidates[~ok & ~outside]]))
+    return MergedChunk(len(nonblank), candidates[fast], columns, slow)
+
+
+def _micros(when: datetime) -> int:
+    return (when - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+def _slow_rows(lines: pa.StringArray, chunk: MergedChunk, decode, on_bad) -> dict[int, list[tuple]]:
+    """The lines :func:`decode_merged` left, decoded one by one: {line index: rows}."""
+    found: dict[int, list[tuple]] = {}
+    texts = lines.take(pa.array(chunk.slow)).to_pylist() if len(chunk.slow) else []
+    for i, text in zip(chunk.slow.tolist(), texts):
+        try:
+            rows = decode(text)
+        except BadRecord as exc:
+            on_bad(i, str(exc))
+            continue
+        if rows:
+            found[i] = rows
+    return found
+
+
+def _in_line_order(chunk: MergedChunk, slow: dict[int, list[tuple]]) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """Rows of the fast and the slow lines together, in line order: (columns, line of each row)."""
+    if not slow:
+        return chunk.columns, chunk.fast
+    by_line = dict(zip(chunk.fast.tolist(), zip(*(chunk.columns[k].to_pylist() for k in _KEYS)))) if chunk.columns else {}
+    rows = [(i, row) for i, row in by_line.items()] + [(i, row) for i, found in slow.items() for row in found]
+    rows.sort(key=lambda item: item[0])  # stable: a line's several rows keep their order
+    columns = {k: pa.array([None if row[j] is None else str(row[j]) for _, row in rows], pa.string())
+               for j, k in enumerate(_KEYS)}
+    return columns, np.array([i for i, _ in rows], np.int64)
 
 
 def gather_merged(config: JobConfig) -> Gathered:
-    """The local driver: every merged file (hour folders outside the window skipped), line by line."""
-    mq, fmt = config.model_quality, config.dataset_format
-    files = files_in_window(list_data_files(config.dataset_source), config.start_time, config.end_time)
-    rows: list[tuple] = []
-    origins: list[tuple[int, int]] = []
+    """The local driver: every merged file (hour folders outside the window skipped), in chunks."""
+    mq, fmt, start, end = config.model_quality, config.dataset_format, config.start_time, config.end_time
+    files = files_in_window(list_data_files(config.dataset_source), start, end)
+    parts: list[dict[str, pa.Array]] = []
+    file_of, line_of = [], []
     total = bad = 0
-    first_bad = None
+    first_bad: list[str] = []
+
+    def decode(text: str):
+        return merged_rows(text, fmt.capture_index_names, mq, start, end)
+
     for file_index, path in enumerate(files):
-        for line_number, text in enumerate(_lines(path), 1):
-            if not text.strip():
-                continue
-            total += 1
-            try:
-                found = merged_rows(text, fmt.capture_index_names, mq, config.start_time, config.end_time)
-            except BadRecord as exc:
+        for lines in read_lines(path, what="merged-records file"):
+            chunk = decode_merged(lines.lines, fmt.capture_index_names, mq, start, end)
+            total += chunk.lines
+
+            def on_bad(i: int, reason: str) -> None:
+                nonlocal bad
                 bad += 1
-                first_bad = first_bad or f"{path} line {line_number}: {exc}"
-                continue
-            for row in found or ():
-                rows.append(row)
-                origins.append((file_index, line_number))
-    _check_bad_lines(bad, total, first_bad, config)
+                if not first_bad:
+                    first_bad.append(f"{path} line {lines.first_line + i}: {reason}")
+
+            columns, rows_lines = _in_line_order(chunk, _slow_rows(lines.lines, chunk, decode, on_bad))
+            parts.append(columns)
+            file_of.append(np.full(len(rows_lines), file_index, np.int32))
+            line_of.append(rows_lines + lines.first_line)
+    example = first_bad[0] if first_bad else None
+    _check_bad_lines(bad, total, example, config)
     if bad:
-        log.warning("Skipped %d of %d merged records that could not be used; first: %s", bad, total, first_bad)
-    if not rows:
+        log.warning("Skipped %d of %d merged records that could not be used; first: %s", bad, total, example)
+    files_at, lines_at = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (file_of, line_of))
+    if not len(lines_at):
         _no_merged_records(config, total, len(files))
-    return _gathered(rows, lambda i: f"{files[origins[i][0]]} line {origins[i][1]}")
+    return _gathered(mq, parts, lambda i: f"{files[files_at[i]]} line {lines_at[i]}")
 
 
 def _no_merged_records(config: JobConfig, lines: int, files: int):
@@ -276,10 +389,12 @@ def _no_merged_records(config: JobConfig, lines: int, files: int):
                      source=config.dataset_source, detail=f" ({lines} lines in {files} files)")
 
 
-def _gathered(rows: list[tuple], where: Callable[[int], str]) -> Gathered:
-    truth, predicted, probability = (list(c) for c in zip(*rows))
-    return Gathered(truth, predicted if any(v is not None for v in predicted) else None,
-                    probability if any(v is not None for v in probability) else None, where)
+def _gathered(mq: ModelQualityParams, parts: list[dict[str, pa.Array]], where: Callable[[int], str]) -> Gathered:
+    def column(key: str) -> pa.ChunkedArray:
+        return pa.chunked_array([p[key] for p in parts if key in p], pa.string())
+
+    return Gathered(column("truth"), column("predicted") if mq.inference_attribute else None,
+                    column("probability") if mq.probability_attribute else None, where)
 
 
 def _check_bad_lines(bad: int, total: int, first_bad: str | None, config: JobConfig) -> None:
@@ -289,37 +404,31 @@ def _check_bad_lines(bad: int, total: int, first_bad: str | None, config: JobCon
 
 
 def _merged_partition(batches, sides, mq, start, end):
-    """Spark's mapInArrow body: lines (with their file) -> rows, or the reason a line is bad."""
+    """Spark's mapInArrow body: lines (with their file) -> record rows (``bad`` null), one row a
+    bad line (``bad`` its reason) and one row counting the batch's lines (``bad`` empty)."""
     for batch in batches:
-        out = {"truth": [], "predicted": [], "probability": [], "file": [], "bad": [], "line": []}
-        for text, file in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
-            if text is None or not text.strip():
-                continue
-            try:
-                found = merged_rows(text, sides, mq, start, end)
-            except BadRecord as exc:
-                found, reason = [(None, None, None)], str(exc)
-            else:
-                reason = None
-                if found is None:  # outside the window: counted as a line, no row
-                    found = [(None, None, None)]
-                    reason = ""
-            for n, (truth, predicted, probability) in enumerate(found):
-                for key, value in zip(("truth", "predicted", "probability"), (truth, predicted, probability)):
-                    out[key].append(None if value is None else str(value))
-                out["file"].append(file)
-                out["bad"].append(reason)
-                out["line"].append(n == 0)  # a line of several records counts once
+        lines, files = batch.column(0), batch.column(1)
+        chunk = decode_merged(lines, sides, mq, start, end)
+        bad_lines: list[tuple[int, str]] = []
+        slow = _slow_rows(lines, chunk, lambda text: merged_rows(text, sides, mq, start, end),
+                          lambda i, reason: bad_lines.append((i, reason)))
+        columns, row_lines = _in_line_order(chunk, slow)
+        n, extra = len(row_lines), len(bad_lines) + 1
+        out = {key: pa.concat_arrays([columns[key] if key in columns else pa.nulls(n, pa.string()),
+                                      pa.nulls(extra, pa.string())]) for key in _KEYS}
+        out["file"] = pa.concat_arrays([files.take(pa.array(row_lines, pa.int64())).cast(pa.string()),
+                                        files.take(pa.array([i for i, _ in bad_lines] + [0], pa.int64())).cast(pa.string())])
+        out["bad"] = pa.array([None] * n + [reason for _, reason in bad_lines] + [""], pa.string())
+        out["lines"] = pa.array([0] * (n + extra - 1) + [chunk.lines], pa.int64())
         yield pa.RecordBatch.from_pydict(out, schema=_MERGED_SCHEMA)
 
 
-_MERGED_SCHEMA = pa.schema([*((name, pa.string()) for name in ("truth", "predicted", "probability", "file", "bad")),
-                           ("line", pa.bool_())])
-_MERGED_DDL = "truth string, predicted string, probability string, file string, bad string, line boolean"
+_MERGED_SCHEMA = pa.schema([*((name, pa.string()) for name in (*_KEYS, "file", "bad")), ("lines", pa.int64())])
+_MERGED_DDL = "truth string, predicted string, probability string, file string, bad string, lines long"
 
 
 def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
-    """Spark reads the merged lines; the executors decode them with :func:`merged_rows`."""
+    """Spark reads the merged lines; the executors decode them (:func:`decode_merged`)."""
     import functools
 
     from pyspark.sql import functions as F
@@ -334,17 +443,18 @@ def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
     lines = spark.read.text(files).select("value", F.input_file_name().alias("file"))
     body = functools.partial(_merged_partition, sides=fmt.capture_index_names, mq=mq, start=config.start_time, end=config.end_time)
     table = lines.mapInArrow(body, _MERGED_DDL).toArrow()
-    bad_column = table.column("bad").to_pylist()
-    total = sum(table.column("line").to_pylist())
-    bad = [i for i, reason in enumerate(bad_column) if reason]
-    first_bad = f"{table.column('file')[bad[0]].as_py()}: {bad_column[bad[0]]}" if bad else None
-    _check_bad_lines(len(bad), total, first_bad, config)
-    keep = [i for i, reason in enumerate(bad_column) if reason is None]
-    if not keep:
+    bad_column = table.column("bad")
+    total = int(pc.sum(table.column("lines")).as_py() or 0)
+    is_bad = pc.fill_null(pc.not_equal(bad_column, ""), False)
+    bad = int(pc.sum(is_bad).as_py() or 0)
+    first = int(np.argmax(is_bad.to_numpy(zero_copy_only=False))) if bad else None
+    example = f"{table.column('file')[first].as_py()}: {bad_column[first].as_py()}" if bad else None
+    _check_bad_lines(bad, total, example, config)
+    records = table.filter(pc.is_null(bad_column))
+    if not records.num_rows:
         _no_merged_records(config, total, len(files))
-    columns = {name: table.column(name).to_pylist() for name in ("truth", "predicted", "probability", "file")}
-    rows = [(columns["truth"][i], columns["predicted"][i], columns["probability"][i]) for i in keep]
-    return _gathered(rows, lambda i: f"{columns['file'][keep[i]]}")
+    names = records.column("file")
+    return _gathered(mq, [{k: records.column(k).combine_chunks() for k in _KEYS}], lambda i: f"{names[i].as_py()}")
 
 
 # ------------------------------------------------------------------ the jobs

@@ -15,6 +15,9 @@ the largest sum of resident memory over the process tree, sampled every 20 ms. W
       against W1's baseline: cost per record beside the baselining job's
   housing  baseline of the bundled sample/housing.csv (506 rows) by us and DuckDB SUMMARIZE:
       a small file, where start-up is most of the time (target: ours/duckdb <= 5x)
+  MQ  model quality: a binary baseline of generated records (probability, prediction, label;
+      AUC over more than 1,000 distinct scores, so binned as Spark bins), then the monitoring
+      job on as many merged records (the ground-truth merge job's layout) against it
 Results: a table on stdout and JSON (--json). Peers that are not installed are reported as such.
 """
 from __future__ import annotations
@@ -66,6 +69,38 @@ def make_csv(path: Path, rows: int, seed: int = 42) -> Path:
             frame.to_csv(fh, index=False, header=start == 0)
     tmp.rename(path)
     return path
+
+
+def make_model_quality(root: Path, records: int, seed: int = 7) -> tuple[Path, Path]:
+    """A labelled binary CSV (baseline) and as many merged records of a weaker model (monitoring)."""
+    import numpy as np
+
+    base, merged = root / "baseline.csv", root / "merged" / "ep" / "AllTraffic" / "2024" / "01" / "01" / "00"
+    if base.exists() and merged.exists():
+        return base, root / "merged"
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+
+    def scored(skill: float):
+        y = (rng.random(records) < 0.3).astype(int)
+        p = np.round(1 / (1 + np.exp(-(rng.normal(size=records) + skill * (2 * y - 1)))), 6)
+        return y, p
+
+    y, p = scored(1.5)
+    with open(base, "w") as fh:
+        fh.write("probability,prediction,label\n")
+        fh.writelines(f"{a},{int(a >= 0.5)},{b}\n" for a, b in zip(p.tolist(), y.tolist()))
+    y, p = scored(0.5)
+    merged.mkdir(parents=True, exist_ok=True)
+    with open(merged / "part-00000-bench.c000.jsonl", "w") as fh:
+        for i, (a, b) in enumerate(zip(p.tolist(), y.tolist())):
+            fh.write(json.dumps({
+                "eventVersion": "0", "groundTruthData": {"data": str(b), "encoding": "CSV"},
+                "captureData": {"endpointOutput": {"data": str(a), "encoding": "CSV", "mode": "OUTPUT",
+                                                   "observedContentType": "text/csv"}},
+                "eventMetadata": {"eventId": f"e{i}", "inferenceId": f"i{i}", "inferenceTime": "2024-01-01T00:30:00Z"},
+            }, separators=(",", ":")) + "\n")
+    return base, root / "merged"
 
 
 def make_capture(root: Path, source_csv: Path, records: int, hours: int = 24) -> Path:
@@ -175,12 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2_000_000, help="W1 rows")
     parser.add_argument("--scale", type=int, nargs="*", default=[500_000, 2_000_000, 8_000_000], help="W2 row counts")
     parser.add_argument("--records", type=int, default=500_000, help="W3 capture records")
+    parser.add_argument("--mq-records", type=int, default=1_000_000, help="MQ records (baseline, and merged records)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench-out")
     parser.add_argument("--json", type=Path, default=None, help="write results here (default workdir/results.json)")
     parser.add_argument("--duckdb-python", help="Python with duckdb (default: this one)")
     parser.add_argument("--whylogs-python", help="Python with whylogs, e.g. a separate venv")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["W1", "W2", "W3", "housing", "duckdb", "whylogs"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["W1", "W2", "W3", "MQ", "housing", "duckdb", "whylogs"])
     parser.add_argument("--ours-python", help="Python with the project installed (default: a run-time-only venv in the workdir)")
     args = parser.parse_args(argv)
     work = args.workdir
@@ -236,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         if same:  # the same count of rows and records: start-up costs weigh the same on both
             w3["over_same_size_baseline"] = round(w3["wall_s"] / same[0]["wall_s"], 2)
         results["W3"] = w3
+    if "MQ" not in args.skip:
+        results["MQ"] = bench_model_quality(args, env)
     if "housing" not in args.skip:
         results["housing"] = bench_housing(args, env)
     print(render(results))
@@ -243,6 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten: {target}")
     return 0
+
+
+def bench_model_quality(args, env: dict) -> dict:
+    """The model-quality baseline, then monitoring of as many merged records against it."""
+    base, merged = make_model_quality(args.workdir / f"mq-{args.mq_records}", args.mq_records)
+    mq = ["--problem-type", "BinaryClassification"]
+    out = args.workdir / "mq-baseline"
+    baseline = [OURS_PYTHON, "-m", "container.cli", "baseline", str(base), "--output", str(out), *mq,
+                "--inference-attribute", "prediction", "--probability-attribute", "probability", "--ground-truth-attribute", "label"]
+    monitor = [OURS_PYTHON, "-m", "container.cli", "monitor", str(merged), "--format", "merged", *mq,
+               "--probability-attribute", "0", "--constraints", str(out / "constraints.json"),
+               "--output", str(args.workdir / "mq-report")]
+    result = {"records": args.mq_records, "baseline": median_of(args.runs, baseline, env)}
+    result["monitoring"] = median_of(args.runs, monitor, env)
+    return result
 
 
 def bench_housing(args, env: dict) -> dict:
@@ -289,6 +342,13 @@ def render(r: dict) -> str:
         if "over_same_size_baseline" in x:
             note += f", {x['over_same_size_baseline']}x the baseline of as many rows"
         lines.append(f"| W3 {x['records']:,} captured records | ours (monitoring) | {x['wall_s']:.2f} | {x['peak_rss_mb']:.0f} | {note} |")
+    if "MQ" in r:
+        x = r["MQ"]
+        for job, label in (("baseline", "ours (model-quality baseline)"), ("monitoring", "ours (model-quality monitoring)")):
+            y = x[job]
+            what = "labelled records" if job == "baseline" else "merged records"
+            lines.append(f"| MQ {x['records']:,} {what} | {label} | {y['wall_s']:.2f} | {y['peak_rss_mb']:.0f} | "
+                         f"{round(y['wall_s'] / x['records'] * 1e6, 3)} us/record |")
     if "housing" in r:
         h = r["housing"]
         label = f"housing {h['rows']:,} rows ({h['csv_kb']} kB)"

@@ -11,7 +11,7 @@ import bench  # noqa: E402
 def test_benchmark_smoke(tmp_path, capsys):
     out = tmp_path / "results.json"
     assert bench.main([
-        "--rows", "3000", "--scale", "600", "3000", "--records", "600", "--runs", "1",
+        "--rows", "3000", "--scale", "600", "3000", "--records", "600", "--mq-records", "700", "--runs", "1",
         "--workdir", str(tmp_path), "--json", str(out), "--skip", "whylogs", "--ours-python", sys.executable,
     ]) == 0
     results = json.loads(out.read_text())
@@ -26,5 +26,8 @@ def test_benchmark_smoke(tmp_path, capsys):
     assert stats["dataset"]["item_count"] == 3000 and len(stats["features"]) == 20
     report = json.loads((tmp_path / "w3-report" / "constraint_violations.json").read_text())
     assert isinstance(report["violations"], list)
+    assert results["MQ"]["records"] == 700 and results["MQ"]["monitoring"]["wall_s"] > 0
+    mq = json.loads((tmp_path / "mq-report" / "statistics.json").read_text())
+    assert mq["dataset"]["item_count"] == 700 and "auc" in mq["binary_classification_metrics"]
     table = capsys.readouterr().out
-    assert "| W1 3,000 rows" in table and "| W3 600 captured records" in table
+    assert "| W1 3,000 rows" in table and "| W3 600 captured records" in table and "| MQ 700 merged records" in table
