@@ -6,18 +6,23 @@ import json
 import math
 import os
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from analyzer.model import Statistics
 
 FILE_NAME = "cloudwatch_metrics.jsonl"
 
 
-def cloudwatch_records(
-    stats: Statistics, drift: Mapping[str, float], when: datetime, endpoint: str | None, schedule: str | None
-) -> list[dict]:
+def metric_time(config) -> datetime:
+    """The metrics' timestamp: ``metric_time``, else the window's start, else now."""
+    return config.metric_time or config.start_time or datetime.now(timezone.utc)
+
+
+def record_maker(when: datetime, endpoint: str | None, schedule: str | None) -> Callable[..., dict]:
+    """``record(name, Value=... | StatisticValues=..., ...)``: one metric record with the job's
+    timestamp and dimensions (``Endpoint`` and ``MonitoringSchedule`` when known)."""
     dimensions = []
     if endpoint:
         dimensions.append({"Name": "Endpoint", "Value": endpoint})
@@ -28,6 +33,13 @@ def cloudwatch_records(
     def record(name: str, **value) -> dict:
         return {"MetricName": name, "Timestamp": stamp, "Dimensions": dimensions, **value}
 
+    return record
+
+
+def cloudwatch_records(
+    stats: Statistics, drift: Mapping[str, float], when: datetime, endpoint: str | None, schedule: str | None
+) -> list[dict]:
+    record = record_maker(when, endpoint, schedule)
     out = []
     for f in stats.features:
         num = f.numerical

@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -32,12 +31,13 @@ from analyzer.errors import InputError
 from analyzer.report import render_model_quality_html
 
 from . import params
-from .capture import OUTPUT, files_in_window, instants, iso, object_lines, parse_time, payload_records, read_json_lines, read_lines
+from .capture import OUTPUT, check_bad_lines, files_in_window, instants, iso, object_lines, parse_time, payload_records, read_json_lines, read_lines
 from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityParams
 from .dataset import Dataset, list_data_files, read_dataset
 from .exit_message import completed
 from .jobs import Drivers, JobResult, stage_report
-from .metrics import publish
+from .metrics import metric_time, publish, record_maker
+from .monitoring import load_baseline_file
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,9 @@ class Gathered:
     """The raw values of the three columns (text, numbers or None), record by record, and where
     each record came from (for error messages)."""
 
-    truth: list
-    predicted: list | None
-    probability: list | None
+    truth: "pa.ChunkedArray | list"
+    predicted: "pa.ChunkedArray | list | None"
+    probability: "pa.ChunkedArray | list | None"
     where: Callable[[int], str]
 
 
@@ -375,7 +375,7 @@ def gather_merged(config: JobConfig) -> Gathered:
             file_of.append(np.full(len(rows_lines), file_index, np.int32))
             line_of.append(rows_lines + lines.first_line)
     example = first_bad[0] if first_bad else None
-    _check_bad_lines(bad, total, example, config)
+    check_bad_lines(bad, total, config.capture_max_bad_fraction, example or "?")
     if bad:
         log.warning("Skipped %d of %d merged records that could not be used; first: %s", bad, total, example)
     files_at, lines_at = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (file_of, line_of))
@@ -395,12 +395,6 @@ def _gathered(mq: ModelQualityParams, parts: list[dict[str, pa.Array]], where: C
 
     return Gathered(column("truth"), column("predicted") if mq.inference_attribute else None,
                     column("probability") if mq.probability_attribute else None, where)
-
-
-def _check_bad_lines(bad: int, total: int, first_bad: str | None, config: JobConfig) -> None:
-    if bad and bad > config.capture_max_bad_fraction * total:
-        raise InputError("CAPTURE_TOO_MANY_BAD_LINES", bad=bad, total=total,
-                         allowed_percent=f"{config.capture_max_bad_fraction * 100:g}", example=first_bad)
 
 
 def _merged_partition(batches, sides, mq, start, end):
@@ -449,7 +443,7 @@ def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
     bad = int(pc.sum(is_bad).as_py() or 0)
     first = int(np.argmax(is_bad.to_numpy(zero_copy_only=False))) if bad else None
     example = f"{table.column('file')[first].as_py()}: {bad_column[first].as_py()}" if bad else None
-    _check_bad_lines(bad, total, example, config)
+    check_bad_lines(bad, total, config.capture_max_bad_fraction, example or "?")
     records = table.filter(pc.is_null(bad_column))
     if not records.num_rows:
         _no_merged_records(config, total, len(files))
@@ -471,14 +465,21 @@ def _statistics(config: JobConfig, data: quality.Labelled) -> dict:
     return doc
 
 
+def _gather_dataset(drivers: Drivers, config: JobConfig) -> Gathered:
+    """The named columns of a labelled CSV / JSON Lines dataset, by the job's driver."""
+    dataset = read_dataset(config.dataset_source, config.dataset_format)
+    if config.spark_master:
+        return gather_dataset_on_spark(drivers.spark, dataset, config.model_quality)
+    return gather_dataset(dataset, config.model_quality)
+
+
 def run_model_quality_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
     fmt = config.dataset_format
     if not isinstance(fmt, (CsvFormat, JsonFormat)):
         raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__.removesuffix("Format").lower(),
                          supported="csv (with a header), json (lines) for a model-quality baseline")
-    dataset = read_dataset(config.dataset_source, fmt)
     mq = config.model_quality
-    gathered = (gather_dataset_on_spark(drivers.spark, dataset, mq) if config.spark_master else gather_dataset(dataset, mq))
+    gathered = _gather_dataset(drivers, config)
     if not len(gathered.truth):
         raise InputError("DATASET_EMPTY", source=config.dataset_source, detail="")
     statistics = _statistics(config, labelled(mq, gathered, baseline=True))
@@ -491,48 +492,32 @@ def run_model_quality_baseline(drivers: Drivers, config: JobConfig, writer: Repo
     return JobResult(0, tuple(writer.commit()))
 
 
-def _load_constraints(path: str) -> dict:
-    file = Path(path)
-    if file.is_dir():
-        file = file / params.CONSTRAINTS_FILE
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        raise InputError("BASELINE_MISSING", which="constraints", path=path) from None
-    except ValueError as exc:
-        raise InputError("BASELINE_INVALID", which="constraints", path=path, reason=f"not JSON ({exc})") from None
+def _json_object(doc) -> dict:
     if not isinstance(doc, dict):
-        raise InputError("BASELINE_INVALID", which="constraints", path=path, reason="not a JSON object")
+        raise ValueError("not a JSON object")
     return doc
 
 
 def metric_records(statistics: dict, config: JobConfig) -> list[dict]:
     """CloudWatch records: one per scalar metric (curves and the confusion matrix are not
     metrics), named as the statistics' keys, as SageMaker's model-quality metrics are."""
-    dimensions = []
-    if config.endpoint_name:
-        dimensions.append({"Name": "Endpoint", "Value": config.endpoint_name})
-    if config.schedule_name:
-        dimensions.append({"Name": "MonitoringSchedule", "Value": config.schedule_name})
-    when = (config.metric_time or config.start_time or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = record_maker(metric_time(config), config.endpoint_name, config.schedule_name)
     section = next(v for k, v in statistics.items() if k.endswith("_metrics"))
-    return [{"MetricName": name, "Timestamp": when, "Dimensions": dimensions, "Value": float(metric["value"]), "Unit": "None"}
-            for name, metric in section.items()
+    return [record(name, Value=float(metric["value"]), Unit="None") for name, metric in section.items()
             if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float))]
 
 
 def run_model_quality_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> JobResult:
     if config.baseline_constraints is None:
         raise InputError("ENV_MISSING", name=params.BASELINE_CONSTRAINTS)
-    constraints = _load_constraints(config.baseline_constraints)
+    constraints = load_baseline_file(config.baseline_constraints, "constraints", _json_object)
     mq = config.model_quality
     if isinstance(config.dataset_format, MergeFormat):
         gathered = gather_merged_on_spark(drivers.spark, config) if config.spark_master else gather_merged(config)
     elif isinstance(config.dataset_format, (CsvFormat, JsonFormat)):  # a labelled dataset, as for a baseline
         if mq.ground_truth_attribute is None:
             raise InputError("ENV_MISSING", name=params.GROUND_TRUTH_ATTRIBUTE)
-        dataset = read_dataset(config.dataset_source, config.dataset_format)
-        gathered = gather_dataset_on_spark(drivers.spark, dataset, mq) if config.spark_master else gather_dataset(dataset, mq)
+        gathered = _gather_dataset(drivers, config)
     else:
         raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(config.dataset_format).__name__.removesuffix("Format"),
                          supported="sagemakerMergeJson (the ground-truth merge job's records), csv, json")

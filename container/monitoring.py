@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 from pathlib import Path
 
 from analyzer import DatasetProfile, ProfileOptions, suggest
@@ -18,13 +17,15 @@ from .config import CaptureFormat, CsvFormat, JobConfig, JsonFormat
 from .dataset import read_dataset
 from .exit_message import completed
 from .jobs import Drivers, JobResult, log_data_quality, stage_report
-from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, publish
+from .metrics import BATCH_NAMESPACE, ENDPOINT_NAMESPACE, cloudwatch_records, metric_time, publish
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
 
 
-def _load(path: str | None, which: str, parse):
+def load_baseline_file(path: str | None, which: str, parse):
+    """A baseline file (``which``: statistics or constraints; a folder holding it is accepted)
+    parsed by ``parse``; BASELINE_MISSING / BASELINE_INVALID naming the file."""
     if path is None:
         return None
     file = Path(path)
@@ -45,8 +46,8 @@ def _load(path: str | None, which: str, parse):
 
 
 def load_baseline(config: JobConfig) -> tuple[Statistics | None, Constraints]:
-    statistics = _load(config.baseline_statistics, "statistics", statistics_json.from_dict)
-    constraints = _load(config.baseline_constraints, "constraints", constraints_json.from_dict)
+    statistics = load_baseline_file(config.baseline_statistics, "statistics", statistics_json.from_dict)
+    constraints = load_baseline_file(config.baseline_constraints, "constraints", constraints_json.from_dict)
     if constraints is None:
         # Only statistics given: check against constraints suggested from them (drift, types).
         constraints = suggest(statistics)
@@ -126,7 +127,6 @@ def run_monitoring(drivers: Drivers, config: JobConfig, writer: ReportWriter) ->
                  baseline_statistics=statistics_json.to_dict(baseline) if baseline is not None else None,
                  violations=violations_doc, message=completed(len(result.violations)), title="Monitoring report")
     if config.publish_cloudwatch_metrics and constraints.monitoring_config.emit_metrics == "Enabled":
-        when = config.metric_time or config.start_time or datetime.now(timezone.utc)
-        records = cloudwatch_records(stats, result.drift, when, config.endpoint_name, config.schedule_name)
+        records = cloudwatch_records(stats, result.drift, metric_time(config), config.endpoint_name, config.schedule_name)
         publish(records, config, ENDPOINT_NAMESPACE, BATCH_NAMESPACE)
     return JobResult(len(result.violations), tuple(writer.commit()))
