@@ -64,7 +64,9 @@ for pid in $(pgrep -f "podman system service --time=0 unix://$SOCK" || true); do
 done
 if ! curl -s --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
   rm -f "$SOCK"
-  (cd / && nohup podman system service --time=0 "unix://$SOCK" >/tmp/podman-service.log 2>&1 &)
+  # From /, and with none of this script's descriptors: the caller reads our stdout through a
+  # command substitution, which waits until every holder of that pipe has closed it.
+  (cd / && exec nohup podman system service --time=0 "unix://$SOCK") </dev/null >/tmp/podman-service.log 2>&1 &
   for _ in $(seq 1 50); do
     curl -s --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.2

@@ -12,7 +12,7 @@ engine_ok() {
 
 if [ "${MMON_CONTAINER_TESTS:-auto}" != off ]; then
   if ! engine_ok && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    DOCKER_HOST=$(bash scripts/container-engine.sh)
+    DOCKER_HOST=$(timeout 1200 bash scripts/container-engine.sh)
     export DOCKER_HOST
   fi
   if engine_ok; then

@@ -763,3 +763,39 @@ def test_container_engine_script_replaces_a_service_whose_folder_was_deleted(tmp
         for p in (stale, kept):
             p.kill()
             p.wait()
+
+
+def test_container_engine_script_returns_while_the_service_it_started_runs(tmp_path):
+    """test.sh reads the script's DOCKER_HOST through a command substitution, which waits for
+    every holder of the script's stdout: the service it starts in the background must not hold
+    it (a clean CI machine with no service running hung here until its time limit). The service
+    runs from /, so that removing the checkout cannot break it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    mark = tmp_path / "service.pid"
+    fakes = {
+        # a service that records its pid and keeps running
+        "podman": f'#!/bin/sh\necho $$ > "{mark}"\nexec sleep 120\n',
+        # the socket answers once the service has started
+        "curl": f'#!/bin/sh\ntest -s "{mark}"\n',
+        "runc": "#!/bin/sh\nexit 0\n", "debootstrap": "#!/bin/sh\nexit 0\n", "apt-get": "#!/bin/sh\nexit 0\n",
+    }
+    for tool, text in fakes.items():
+        (bin_dir / tool).write_text(text)
+        (bin_dir / tool).chmod(0o755)
+    sock = tmp_path / "podman.sock"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MMON_CONTAINERS_ETC": str(tmp_path / "etc"),
+           "PODMAN_SOCKET": str(sock)}
+    pid = None
+    try:
+        proc = subprocess.run(["bash", "-c", f'host=$(bash "{ROOT / "scripts" / "container-engine.sh"}") && echo "$host"'],
+                              env=env, capture_output=True, text=True, timeout=30)
+        pid = int(mark.read_text())
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"unix://{sock}"
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+    finally:
+        if pid is None and mark.exists():
+            pid = int(mark.read_text())
+        if pid is not None:
+            os.kill(pid, 9)
