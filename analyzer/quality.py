@@ -3,8 +3,9 @@
 Pure NumPy, no I/O. The numbers follow what SageMaker's analyzer (Scala on Spark) computes,
 down to the last bit where a real file shows the bits:
 
-- Labels are compared by a canonical text: an integral number (``1``, ``"1.0"``, ``True``) is
-  ``"1"``, another number Python's repr of the double, other text stripped. A missing value
+- Labels are compared by a canonical text: an integral number (``1``, ``"1.0"``, ``True``,
+  ``"true"``) is ``"1"`` (integers written as such are kept exactly, however large), another
+  number Python's repr of the double, other text stripped. A missing value
   (null, empty, ``nan``) or an unparsable number fails the job naming its first record.
 - Regression is Spark's ``RegressionMetrics``: sums, norms and the truth's variance accumulated
   record by record as Spark's summariser does (Welford over the non-zero values), so
@@ -93,7 +94,9 @@ _VIOLATION_NAMES = {
 }
 
 # A number as text (Spark's cast from string accepts these after trimming).
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+_BOOLEAN_TEXT = {"true": "1", "false": "0"}  # booleans as text (a JSON payload's, a CSV field's), as True / False
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 Where = Callable[[int], str]
@@ -177,6 +180,13 @@ def _label(value: Any) -> str | None:
     text = str(value).strip()
     if not text or text.lower() == "nan":
         return None
+    if text.lower() in _BOOLEAN_TEXT:  # "true" as a JSON payload or a CSV field holds it, as True
+        return _BOOLEAN_TEXT[text.lower()]
+    if _INTEGER.fullmatch(text):  # exactly: past 2**53 distinct integers share a double
+        try:
+            return str(int(text))
+        except ValueError:  # more digits than Python converts
+            return text
     return _number_text(float(text)) if _NUMBER.fullmatch(text) else text
 
 

@@ -243,7 +243,7 @@ class JobConfig:
         threads_raw = optional(params.THREADS)
         threads = None
         if threads_raw is not None:
-            if not threads_raw.isdigit() or not 1 <= int(threads_raw) <= 1024:
+            if not (threads_raw.isascii() and threads_raw.isdigit()) or not 1 <= int(threads_raw) <= 1024:
                 raise InputError("ENV_INVALID", name=params.THREADS, value=threads_raw, reason="must be a whole number from 1 to 1024")
             threads = int(threads_raw)
         return JobConfig(

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from analyzer.errors import InputError
 
-from .capture import CaptureRules, CaptureSummary, Origin, check_bad_lines, files_in_window, iso, read_lines, screen
+from .capture import CaptureRules, CaptureSummary, Example, Origin, check_bad_lines, files_in_window, iso, read_lines, screen
 from .dataset import data_file_sizes, log_streaming
 
 log = logging.getLogger(__name__)
@@ -346,20 +346,31 @@ def _merge_folder(ranked: list[tuple[int, str]], rules: CaptureRules, labels: di
                 tally.summary = tally.summary.merge(screened.summary)
                 if not len(screened.kept):
                     continue
-                for text in chunk.lines.take(screened.kept).to_pylist():
-                    event = json.loads(text.lstrip("\ufeff"))
-                    key = join_key(event)
-                    label = labels.get(key) if key is not None else None
-                    if label is None:
+                for line, text in zip(screened.kept.tolist(), chunk.lines.take(screened.kept).to_pylist()):
+                    try:
+                        event = json.loads(text.lstrip("\ufeff"))
+                        key = join_key(event)
+                        label = labels.get(key) if key is not None else None
+                        merged = merged_line(event, label) if label is not None else None
+                    except RecursionError:  # pyarrow's parser (the line rules') goes deeper than Python's json
+                        tally.summary = tally.summary.merge(_too_deep(path, rank, chunk.first_line + line))
+                        continue
+                    if merged is None:
                         tally.without_truth += 1
                         continue
                     tally.matched.add(key)
-                    part.write(merged_line(event, label))
+                    part.write(merged)
     except BaseException:
         part.abandon()
         raise
     tally.merged += part.records
     return part.close()
+
+
+def _too_deep(path: str, rank: int, line: int) -> CaptureSummary:
+    """A kept capture line that Python's JSON parser cannot read: one more bad line."""
+    return CaptureSummary(bad_lines=1, bad_example=Example((rank, line), f"line {line} of {path}",
+                                                           "JSON nested deeper than the merge job reads"))
 
 
 def _remove(created: list[Path]) -> None:

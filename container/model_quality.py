@@ -33,7 +33,7 @@ from analyzer.report import render_model_quality_html
 from . import params
 from .capture import OUTPUT, check_bad_lines, files_in_window, instants, iso, object_lines, parse_time, payload_records, read_json_lines, read_lines
 from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityParams
-from .dataset import Dataset, list_data_files, read_dataset
+from .dataset import Dataset, list_data_files, open_stream, read_dataset
 from .exit_message import completed
 from .jobs import Drivers, JobResult, stage_report
 from .metrics import metric_time, publish, record_maker
@@ -67,20 +67,28 @@ def _attributes(mq: ModelQualityParams) -> dict[str, tuple[str, str]]:
 
 
 def labelled(mq: ModelQualityParams, gathered: Gathered, baseline: bool) -> quality.Labelled:
+    names = _attributes(mq)
+    # Merged records without ground_truth_attribute: the label is groundTruthData's (only) value.
+    names.setdefault("truth", ("ground truth", "groundTruthData.data"))
     return quality.parse_columns(
         mq.problem_type, gathered.truth, gathered.predicted, gathered.probability,
         threshold=mq.probability_threshold, positive_label=mq.positive_label,
-        names=_attributes(mq), where=gathered.where, baseline=baseline,
+        names=names, where=gathered.where, baseline=baseline,
     )
 
 
 # ------------------------------------------------------------------ baseline datasets
+def _index(text: str) -> bool:
+    """A position written in ASCII digits (``str.isdigit`` also takes ``"²"`` and ``"٢"``)."""
+    return text.isascii() and text.isdigit()
+
+
 def _column(dataset: Dataset, attribute: str, column: str) -> str:
     """The dataset column an attribute names: a header name, or a position (``"0"``) of a
     headerless CSV."""
     if column in dataset.names:
         return column
-    if column.isdigit() and int(column) < len(dataset.names) and isinstance(dataset.fmt, CsvFormat) and not dataset.fmt.header:
+    if _index(column) and int(column) < len(dataset.names) and isinstance(dataset.fmt, CsvFormat) and not dataset.fmt.header:
         return dataset.names[int(column)]
     shown = ", ".join(dataset.names[:20]) + (", ..." if len(dataset.names) > 20 else "")
     raise InputError("MODEL_QUALITY_COLUMN_MISSING", attribute=attribute, column=column, source=dataset.source, columns=shown)
@@ -120,6 +128,8 @@ def gather_dataset(dataset: Dataset, mq: ModelQualityParams) -> Gathered:
     rows = 0
     for path in dataset.files:
         for batch in dataclasses.replace(dataset, files=(path,)).batches():
+            if batch.malformed_rows and isinstance(dataset.fmt, JsonFormat):  # CSV: ragged rows, values missing
+                raise _not_json_objects(path, dataset.fmt, batch.malformed_rows)
             for key, name in columns.items():
                 index = batch.data.schema.get_field_index(name)
                 chunks[key].append(batch.data.column(index) if index >= 0 else pa.nulls(batch.data.num_rows))
@@ -128,6 +138,49 @@ def gather_dataset(dataset: Dataset, mq: ModelQualityParams) -> Gathered:
     values = {key: _column_values(c) for key, c in chunks.items()}
     return Gathered(values.get("truth", []), values.get("predicted"), values.get("probability"),
                     _row_locator(list(dataset.files), ends))
+
+
+def _not_json_objects(path: str, fmt: JsonFormat, count: int) -> InputError:
+    """A JSON dataset with records that are not objects: the JSON reader skips them, and a
+    model-quality job must not compute its metrics without them. Names the first such line."""
+    if not fmt.lines:
+        return InputError("DATASET_UNREADABLE", what=f"JSON file {path}",
+                          reason=f"{count} of its records are not JSON objects (a record must be an object)")
+    first = _first_non_object_line(path)
+    where = f"line {first[0]} is not a JSON object ({_clip(first[1])!r})" if first else f"{count} lines are not JSON objects"
+    if first and "\ufffd" in first[1]:
+        where += " (bytes that are not UTF-8 are shown as \ufffd)"
+    return InputError("DATASET_UNREADABLE", what=f"JSON Lines file {path}",
+                      reason=f"{where}; every line must be one record, an object")
+
+
+def _first_non_object_line(path: str) -> tuple[int, str] | None:
+    """(line number, text) of the first non-blank line that is not a JSON object (read again,
+    only when a job fails on it)."""
+    stream, _ = open_stream(path)
+    number, pending = 0, b""
+    with stream:
+        while True:
+            chunk = stream.read(1 << 22)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop() if chunk else b""
+            for line in lines:
+                number += 1
+                if not line.strip():
+                    continue
+                try:
+                    doc = json.loads(line)
+                except (ValueError, RecursionError):
+                    doc = None
+                if not isinstance(doc, dict):
+                    return number, line.decode("utf-8", "replace")
+            if not chunk:
+                return None
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def gather_dataset_on_spark(spark, dataset: Dataset, mq: ModelQualityParams) -> Gathered:
@@ -155,7 +208,7 @@ def _path(value, steps: list[str]):
     for step in steps:
         if isinstance(value, dict) and step in value:
             value = value[step]
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+        elif isinstance(value, list) and _index(step) and int(step) < len(value):
             value = value[int(step)]
         else:
             return _MISSING
@@ -173,14 +226,14 @@ def _field(fields: tuple, keys: dict | None, attribute: str, name: str):
         if rest and head in keys and keys[head] is not None:
             try:
                 found = _path(json.loads(keys[head]), rest.split("."))
-            except ValueError:
+            except (ValueError, RecursionError):
                 found = _MISSING
             if found is not _MISSING:
                 return found if found is None or isinstance(found, str) else json.dumps(found)
-        if attribute.isdigit() and int(attribute) < len(keys):
+        if _index(attribute) and int(attribute) < len(keys):
             return list(keys.values())[int(attribute)]
         raise BadRecord(f"{name} {attribute!r} is not a key of the endpoint output ({', '.join(list(keys)[:10])})")
-    if not attribute.isdigit():
+    if not _index(attribute):
         raise BadRecord(f"{name} {attribute!r} must be the index of a field of the endpoint's CSV output")
     if int(attribute) >= len(fields):
         raise BadRecord(f"{name} {attribute!r} is past the {len(fields)} field(s) of the endpoint output")
@@ -189,8 +242,11 @@ def _field(fields: tuple, keys: dict | None, attribute: str, name: str):
 
 def _label(fields: tuple, keys: dict | None, attribute: str | None):
     if keys is not None:
-        if attribute is not None and attribute in keys:
-            return keys[attribute]
+        if attribute is not None:  # named: that key and no other
+            if attribute in keys:
+                return keys[attribute]
+            raise BadRecord(f"{params.GROUND_TRUTH_ATTRIBUTE} {attribute!r} is not a key of groundTruthData "
+                            f"({', '.join(list(keys)[:10])})")
         if len(keys) == 1:
             return next(iter(keys.values()))
         raise BadRecord(f"groundTruthData has keys {', '.join(list(keys)[:10])}: set ground_truth_attribute to the label's key")
@@ -203,7 +259,7 @@ def merged_rows(text: str, sides: tuple[str, ...], mq: ModelQualityParams, start
     window; BadRecord when it cannot be used."""
     try:
         record = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's parser goes
         raise BadRecord("not JSON") from None
     if not isinstance(record, dict):
         raise BadRecord("not a JSON object")
@@ -222,8 +278,13 @@ def merged_rows(text: str, sides: tuple[str, ...], mq: ModelQualityParams, start
     side = next((capture[s] for s in names if isinstance(capture.get(s), dict)), None)
     if side is None or not isinstance(side.get("data"), str):
         raise BadRecord(f"no captureData.{names[0]}.data")
+    for where, obj in (("groundTruthData", truth), ("the endpoint output", side)):
+        if obj.get("encoding") is not None and not isinstance(obj["encoding"], str):
+            raise BadRecord(f"encoding of {where} is {_json_type(obj['encoding'])}, not a string")
+    # A content type that is not text is no content type (CSV is read without one, as by columns).
+    content_type = side.get("observedContentType") if isinstance(side.get("observedContentType"), str) else None
     try:
-        outputs = payload_records(side["data"], side.get("encoding"), side.get("observedContentType"))
+        outputs = payload_records(side["data"], side.get("encoding"), content_type)
         kind = (truth.get("encoding") or "CSV").upper()
         labels = payload_records(truth["data"], kind, "application/json" if kind == "JSON" else "text/csv")
     except ValueError as exc:
@@ -236,6 +297,12 @@ def merged_rows(text: str, sides: tuple[str, ...], mq: ModelQualityParams, start
         probability = _field(fields, keys, mq.probability_attribute, params.PROBABILITY_ATTRIBUTE) if mq.probability_attribute else None
         rows.append((_label(label_fields, label_keys, mq.ground_truth_attribute), predicted, probability))
     return rows
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, (int, float)) else "an array" if isinstance(value, list) else "an object"
 
 
 _SIDE = pa.struct([("data", pa.string()), ("encoding", pa.string())])
@@ -270,7 +337,7 @@ def decode_merged(lines: pa.StringArray, sides: tuple[str, ...], mq: ModelQualit
     empty = MergedChunk(len(nonblank), np.zeros(0, np.int64), {}, nonblank)
     attributes = [a for a in (mq.inference_attribute, mq.probability_attribute) if a is not None]
     names = [s for s in (*sides, "batchTransformOutput") if s != "endpointInput" and s in _OUTPUT_SIDES]
-    if not len(candidates) or not names or not all(a.isdigit() for a in attributes):
+    if not len(candidates) or not names or not all(_index(a) for a in attributes):
         return empty
     table = read_json_lines(lines.take(pa.array(candidates)) if len(candidates) < len(lines) else lines, _MERGED_JSON)
     if table is None:

@@ -384,7 +384,7 @@ def test_baseline_files_of_the_wrong_shape(tmp_path, baseline, case):
 
 # ------------------------------------------------------------------ our own knobs
 @pytest.mark.parametrize("name,value", [
-    ("MMON_DRIVER_MEMORY", "lots"), ("MMON_THREADS", "many"), ("MMON_THREADS", "0"),
+    ("MMON_DRIVER_MEMORY", "lots"), ("MMON_THREADS", "many"), ("MMON_THREADS", "0"), ("MMON_THREADS", "\u00b2"),
     ("MMON_CAPTURE_MAX_BAD_FRACTION", "2"), ("MMON_CAPTURE_MAX_BAD_FRACTION", "nan"), ("MMON_SPARK_CONF", "[1, 2]"),
     ("MMON_SPARK_CONF", "{not json"), ("MMON_LOG_LEVEL", "LOUD"), ("MMON_LOG_FORMAT", "xml"), ("MMON_PROGRESS", "sometimes"),
 ])
