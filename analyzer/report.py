@@ -8,6 +8,7 @@ shown as "-", never an error.
 """
 from __future__ import annotations
 
+import bisect
 import html
 import math
 import re
@@ -26,12 +27,10 @@ def _e(value: Any) -> str:
 def _num(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, (int, float, str)):
         try:
             return float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, or an integer beyond a double
             return None
     return None
 
@@ -181,16 +180,26 @@ def _cdf_points(buckets: list[tuple[float, float, float]]) -> list[tuple[float, 
     return points
 
 
-def _cdf_at(points: list[tuple[float, float]], x: float) -> float:
-    """The CDF at ``x``, linear inside a bucket (mass spread evenly across it)."""
+def _cdf_at(points: list[tuple[float, float]], x: float, edges: list[float] | None = None) -> float:
+    """The CDF at ``x``, linear inside a bucket (mass spread evenly across it). ``edges``, the
+    points' x in ascending order, finds the bucket by bisection (else the first that holds x)."""
     if x < points[0][0]:
         return 0.0
     if x >= points[-1][0]:
         return 1.0
+    if edges is not None:
+        i = max(bisect.bisect_left(edges, x), 1)
+        (x0, y0), (x1, y1) = points[i - 1], points[i]
+        return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
         if x0 <= x <= x1:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return 1.0
+
+
+def _ascending(edges: list[float]) -> list[float] | None:
+    """``edges`` when they ascend (buckets in order, as every writer writes them), else None."""
+    return edges if all(a <= b for a, b in zip(edges, edges[1:])) else None
 
 
 def largest_gap(baseline: list[tuple[float, float, float]], current: list[tuple[float, float, float]]) -> tuple[float, float] | None:
@@ -203,9 +212,10 @@ def largest_gap(baseline: list[tuple[float, float, float]], current: list[tuple[
     b, c = _cdf_points(baseline), _cdf_points(current)
     if not b or not c:
         return None
+    b_edges, c_edges = _ascending([x for x, _ in b]), _ascending([x for x, _ in c])
     best = None
     for x in sorted({x for x, _ in b} | {x for x, _ in c}):
-        gap = abs(_cdf_at(b, x) - _cdf_at(c, x))
+        gap = abs(_cdf_at(b, x, b_edges) - _cdf_at(c, x, c_edges))
         if best is None or gap > best[1]:
             best = (x, gap)
     return best

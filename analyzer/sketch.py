@@ -18,6 +18,7 @@ import numpy as np
 # Deequ's (and SageMaker's) KLL parameters.
 DEFAULT_K = 2048
 DEFAULT_C = 0.64
+MAX_LEVELS = 64  # a KLL sketch of fewer than 2**64 values has at most 64 levels (level i weighs 2**i)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class KllSketch:
         data = d.get("data") or []
         if not isinstance(data, list) or not all(isinstance(level, list) for level in data):
             raise ValueError("sketch.data must be a list of lists of numbers")
+        if len(data) > MAX_LEVELS:  # level i weighs 2**i: a deeper sketch would hold more values than exist
+            raise ValueError(f"sketch.data has {len(data)} levels, more than the {MAX_LEVELS} of any KLL sketch")
         levels = tuple(tuple(float(x) for x in level) for level in data)
         return KllSketch(float(params.get("k", DEFAULT_K)), float(params.get("c", 0.64)), levels)
 

@@ -996,6 +996,8 @@ def _vectorised_csv(texts: list[pa.StringArray], max_fields: int) -> tuple[pa.Ta
         fit = pa.array(~too_wide)
         texts = [t.filter(fit) for t in texts]
         counts = counts[~too_wide]
+        if not len(counts):  # every row too wide: nothing for the reader (it refuses empty input)
+            return pa.table({}), too_wide
     width = int(counts.max()) if len(counts) else 0
     pads = pa.array(["," * j + "\n" for j in range(width + 1)])
     return _read_rows(texts, pads.take(pa.array(width - counts)), width), too_wide

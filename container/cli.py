@@ -161,6 +161,8 @@ def _read_json(path: str | None, which: str) -> dict | None:
         raise ReportInputError(f"cannot read {which} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     except ValueError as exc:
         raise ReportInputError(f"{which} file {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ReportInputError(f"{which} file {path} is not valid JSON: arrays or objects nested too deeply") from None
     if not isinstance(doc, dict):
         raise ReportInputError(f"{which} file {path} is not a JSON object")
     return doc

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 BLOCK_SIZE = 4 << 20  # bytes of CSV / JSON per record batch
 MAX_BLOCK_SIZE = 256 << 20  # a CSV row longer than a block is read with blocks up to this size
 MAX_COLUMNS = 20480  # Spark's CSV reader (maxColumns) refuses records with more fields
+MAX_JSON_DEPTH = 200  # JSON records nested deeper are malformed (pyarrow's and Python's parsers recurse)
+MAX_JSON_PARSER_DEPTH = 2000  # lines that may nest deeper are not given to pyarrow's parser (it crashes near 10,000)
 PARQUET_BATCH_ROWS = 128 * 1024
 
 _JAVA_WHITESPACE = "".join(map(chr, range(33)))
@@ -264,6 +266,18 @@ def _is_blank(line: bytes) -> bool:
     return not line.decode("utf-8", "replace").strip(_JAVA_WHITESPACE)
 
 
+def _line_end(data: bytes, more: bool) -> int:
+    """The index of the last byte of the first line break in ``data`` (``\n``, ``\r\n`` or a
+    lone ``\r``, as pyarrow's CSV reader and Hadoop's line reader end lines); -1 when there is
+    none yet (or a ``\r`` ends the data and ``more`` may bring its ``\n``)."""
+    lf, cr = data.find(b"\n"), data.find(b"\r")
+    if cr < 0 or 0 <= lf < cr:
+        return lf
+    if cr + 1 < len(data):
+        return cr + 1 if data[cr + 1 : cr + 2] == b"\n" else cr
+    return -1 if more else cr
+
+
 def _first_nonblank_line(path: str) -> tuple[bytes | None, int]:
     """The first non-blank line of a file and the number of (decompressed) bytes up to its end."""
     stream, _ = open_stream(path)
@@ -274,7 +288,7 @@ def _first_nonblank_line(path: str) -> tuple[bytes | None, int]:
                 chunk = stream.read(1 << 16)
                 pending += chunk
                 while True:
-                    end = pending.find(b"\n")
+                    end = _line_end(pending, bool(chunk))
                     if end < 0:
                         break
                     line, pending = pending[: end + 1], pending[end + 1 :]
@@ -306,6 +320,7 @@ def csv_columns(files: list[str], fmt: CsvFormat) -> list[str]:
         if not fmt.header:
             return [f"_c{i}" for i in range(len(fields))]
         names = _header_names(fields)
+        _check_unique(names, f"the header of CSV file {path}")
         _check_headers(files[files.index(path) + 1 :], fmt, path, names)
         return names
     return []
@@ -317,6 +332,17 @@ def _header_names(fields: list[str]) -> list[str]:
         f"_c{i}" if not name else (f"{name}{i}" if lowered[name.lower()] > 1 else name)
         for i, name in enumerate(fields)
     ]
+
+
+def _check_unique(names: list[str], what: str) -> None:
+    """Columns must have distinct names (Spark's reader refuses a schema with a name twice)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError("DATASET_UNREADABLE", what=what, reason=(
+                f"columns {seen[name] + 1} and {i + 1} are both named {name!r} (an empty name becomes _c<index>, "
+                "a repeated one gets its index appended); rename one of them"))
+        seen[name] = i
 
 
 def _check_headers(files: list[str], fmt: CsvFormat, first: str, names: list[str]) -> None:
@@ -466,14 +492,26 @@ def _valid_utf8(data: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
             continue
         except pa.ArrowInvalid:
             pass
-        values = []
-        for raw in column.view(pa.binary()).to_pylist():
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = []
+            for raw in column.view(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()).to_pylist():
+                try:
+                    values.append(None if raw is None else raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    values.append(None)
+                    bad += 1
+            columns.append(pa.array(values, column.type))
+            continue
+        # Nested or dictionary-encoded values (Parquet): a value holding such bytes is missing.
+        keep = []
+        for i in range(len(column)):
             try:
-                values.append(None if raw is None else raw.decode("utf-8"))
+                column[i].as_py()
+                keep.append(i)
             except UnicodeDecodeError:
-                values.append(None)
+                keep.append(len(column))
                 bad += 1
-        columns.append(pa.array(values, pa.string()))
+        columns.append(pa.concat_arrays([column, pa.nulls(1, column.type)]).take(pa.array(keep, pa.int64())))
     return pa.RecordBatch.from_arrays(columns, names=data.schema.names), bad
 
 
@@ -513,22 +551,25 @@ def _json_lines_chunk(path: str, chunk: bytes) -> Iterator[Batch]:
 
     if not chunk.strip():
         return
-    try:
-        table = pj.read_json(io.BytesIO(chunk), read_options=pj.ReadOptions(use_threads=False))
-        for data in table.to_batches():
-            yield Batch(data)
-        return
-    except pa.ArrowInvalid:
-        pass
+    if _most_opened_in_a_line(chunk) <= MAX_JSON_PARSER_DEPTH:  # pyarrow's parser recurses: deeper crashes it
+        try:
+            table = pj.read_json(io.BytesIO(chunk), read_options=pj.ReadOptions(use_threads=False))
+            table.validate(full=True)  # strings that are not UTF-8: such a line is malformed, as below
+            if _type_depth(table.schema) <= MAX_JSON_DEPTH:  # deeper: the lines concerned are malformed, below
+                for data in table.to_batches():
+                    yield Batch(data)
+                return
+        except pa.ArrowInvalid:
+            pass
     rows, malformed = [], 0
     for line in chunk.splitlines():
         if not line.strip():
             continue
         try:
             doc = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond Python's limit
             doc = None
-        if not isinstance(doc, dict):
+        if not isinstance(doc, dict) or _too_deep(doc):
             malformed += 1
             continue
         rows.append(doc)
@@ -536,13 +577,63 @@ def _json_lines_chunk(path: str, chunk: bytes) -> Iterator[Batch]:
         yield Batch(_text_batch(rows), malformed, 0)
 
 
+def _most_opened_in_a_line(chunk: bytes) -> int:
+    """The most ``[`` and ``{`` in one line of ``chunk``: no line nests deeper than that."""
+    if chunk.count(b"[") + chunk.count(b"{") <= MAX_JSON_PARSER_DEPTH:
+        return 0
+    import numpy as np
+
+    marks = np.frombuffer(chunk.translate(_OPENS, _NOT_OPENS_OR_LF), np.uint8)  # 1 an opening bracket, 0 a line end
+    opened = np.cumsum(marks, dtype=np.int64)
+    per_line = np.diff(np.concatenate([[0], opened[marks == 0], opened[-1:]]))
+    return int(per_line.max())
+
+
+_OPENS = bytes.maketrans(b"[{\n", b"\x01\x01\x00")
+_NOT_OPENS_OR_LF = bytes(b for b in range(256) if b not in b"[{\n")
+
+
+def _type_depth(schema: pa.Schema) -> int:
+    """How deep lists and structs nest in ``schema`` (iteratively: the type may be deep)."""
+    deepest, stack = 0, [(field.type, 0) for field in schema]
+    while stack:
+        kind, level = stack.pop()
+        if pa.types.is_struct(kind):
+            stack.extend((kind.field(i).type, level + 1) for i in range(kind.num_fields))
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+            stack.append((kind.value_type, level + 1))
+        deepest = max(deepest, level)
+    return deepest
+
+
+def _too_deep(record: dict) -> bool:
+    """Whether a record's values nest lists and objects more than MAX_JSON_DEPTH deep (as
+    :func:`_type_depth` counts a column's type: the record's own object is not a level)."""
+    return _depth(record) - 1 > MAX_JSON_DEPTH
+
+
+def _depth(value) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar is 0)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((child, level) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _json_document_batches(path: str, raw: bytes) -> Iterator[Batch]:
     try:
         doc = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
     except ValueError as exc:
         raise InputError("DATASET_UNREADABLE", what=f"JSON file {path}", reason=str(exc)) from None
+    except RecursionError:
+        raise InputError("DATASET_UNREADABLE", what=f"JSON file {path}",
+                         reason="arrays or objects nested too deeply to read") from None
     records = doc if isinstance(doc, list) else [doc]
-    rows = [r for r in records if isinstance(r, dict)]
+    rows = [r for r in records if isinstance(r, dict) and not _too_deep(r)]
     yield Batch(_text_batch(rows), len(records) - len(rows), 0)
 
 
@@ -617,7 +708,9 @@ def _parquet_names(files: list[str]) -> list[str]:
         source = _open_parquet(path)
         try:
             _check_parquet(path, source)
-            names.update(dict.fromkeys(pq.read_schema(source).names))
+            schema_names = pq.read_schema(source).names
+            _check_unique(schema_names, f"Parquet file {path}")
+            names.update(dict.fromkeys(schema_names))
         except (pa.ArrowException, OSError) as exc:
             raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
         finally:
@@ -637,7 +730,8 @@ def _parquet_batches(path: str, names: tuple[str, ...], progress: Progress | Non
         for data in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=False):
             if progress is not None:
                 progress.advance(nbytes=size * data.num_rows // rows)
-            yield Batch(data)
+            data, undecodable = _valid_utf8(data)
+            yield Batch(data, 0, undecodable)
     except (pa.ArrowException, OSError) as exc:
         raise InputError("DATASET_UNREADABLE", what=f"Parquet file {path}", reason=_first_line(exc)) from None
     finally:

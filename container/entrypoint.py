@@ -20,7 +20,7 @@ from typing import Mapping
 from analyzer.errors import AlgorithmError, AnalyzerError, InputError
 
 from . import exit_message, params, scripts, storage
-from .config import JobConfig, Paths, merged_environment
+from .config import CsvFormat, JobConfig, JsonFormat, ParquetFormat, Paths, merged_environment
 from .jobs import Drivers, JobResult, run_baseline
 from .monitoring import run_monitoring
 from .outputs import ReportWriter, check_writable
@@ -119,6 +119,24 @@ class _JobState:
         self.cause: BaseException | None = None  # logged with the message (a traceback for our bugs)
 
 
+def _check_output_outside_dataset(config: JobConfig) -> None:
+    """A data-quality job reads every (not hidden) file under a dataset folder: reports written
+    inside it would be read as data by the next run (``mmon baseline data/ -o data/out``)."""
+    if (config.model_quality is not None or config.ground_truth_source
+            or not isinstance(config.dataset_format, (CsvFormat, JsonFormat, ParquetFormat))
+            or storage.is_s3(config.dataset_source) or storage.is_s3(config.output_path)
+            or not Path(config.dataset_source).is_dir()):
+        return
+    source, output = Path(config.dataset_source).resolve(), Path(config.output_path).resolve()
+    if output != source and source not in output.parents:
+        return
+    if any(part.startswith((".", "_")) for part in output.relative_to(source).parts):
+        return  # a hidden folder (.x, _x) is not read
+    raise InputError("ENV_INVALID", name=params.OUTPUT_PATH, value=config.output_path, reason=(
+        f"it is inside dataset_source {config.dataset_source}, whose files are all read as data: the next run "
+        "would read these reports as records; write them outside it"))
+
+
 def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None:
     started = time.monotonic()
     saved_environ = None
@@ -131,6 +149,7 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
         if any(storage.is_s3(getattr(config, f)) for f in _LOCATIONS):
             staging = Path(tempfile.mkdtemp(prefix="mmon-s3-"))
             config, remote_output = storage.localize(config, staging)
+        _check_output_outside_dataset(config)
         inputs = (config.dataset_source, config.baseline_statistics, config.baseline_constraints)
         state.writer = ReportWriter(check_writable(config.output_path), inputs=[p for p in inputs if not storage.is_s3(p or "")])
         if config.record_preprocessor_script or config.post_analytics_processor_script:

@@ -39,9 +39,11 @@ def load_baseline_file(path: str | None, which: str, parse):
         doc = json.loads(text)
     except ValueError as exc:
         raise InputError("BASELINE_INVALID", which=which, path=path, reason=f"not JSON ({exc})") from None
+    except RecursionError:
+        raise InputError("BASELINE_INVALID", which=which, path=path, reason="not JSON (nested too deeply to read)") from None
     try:
         return parse(doc)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise InputError("BASELINE_INVALID", which=which, path=path, reason=str(exc)) from None
 
 

@@ -20,11 +20,13 @@ Any exception from a script ends the job ``Failed`` with the script's error in o
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import json
 import logging
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +54,9 @@ def load_module(path: str, which: str, handler: str) -> ModuleType:
     try:
         spec = importlib.util.spec_from_file_location(f"mmon_user_{which}", file)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    except Exception as exc:  # the user's code: any error is theirs
+        with _user_output():
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except _USER_ERRORS as exc:  # the user's code: any error is theirs (sys.exit() too)
         raise InputError("SCRIPT_FAILED", which=which, path=path, reason=_one_line(exc)) from None
     if not callable(getattr(module, handler, None)):
         raise InputError("SCRIPT_FAILED", which=which, path=path, reason=f"it does not define {handler}()")
@@ -77,9 +80,20 @@ def run_postprocessor(path: str) -> None:
     module = load_module(path, POSTPROCESSOR, "postprocess_handler")
     log.info("Running postprocess_handler of %s", path)
     try:
-        module.postprocess_handler()
-    except Exception as exc:
+        with _user_output():
+            module.postprocess_handler()
+    except _USER_ERRORS as exc:
         raise InputError("SCRIPT_FAILED", which=POSTPROCESSOR, path=path, reason=_one_line(exc)) from None
+
+
+# What users' code may raise; the job runs in a worker thread, so SystemExit (sys.exit()) and
+# KeyboardInterrupt there come from the script, never from a signal (the main thread gets those).
+_USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def _user_output():
+    """Users' ``print`` goes to stderr (the log): stdout holds only the exit message (``mmon``)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -186,10 +200,13 @@ def _json_records(files: Sequence[str], counts: _LineCounts) -> Iterator[object]
                     continue
                 counts.lines += 1
                 try:
-                    yield json.loads(text.lstrip("\ufeff"))
-                except ValueError as exc:
+                    record = json.loads(text.lstrip("\ufeff"))
+                except (ValueError, RecursionError) as exc:
                     line = chunk.first_line + j
-                    counts.add_bad((index, line), f"line {line} of {path}: not JSON ({exc.msg})")
+                    reason = getattr(exc, "msg", None) or "nested too deeply"
+                    counts.add_bad((index, line), f"line {line} of {path}: not JSON ({reason})")
+                    continue
+                yield record
 
 
 # ------------------------------------------------------------------ records -> rows -> batches
@@ -217,8 +234,9 @@ def _rows(handler: Callable[[object], object], records: Iterator[object], path: 
     """The handler's rows, values as text."""
     for record in records:
         try:
-            result = handler(record)
-        except Exception as exc:  # the user's code: any error is theirs
+            with _user_output():
+                result = handler(record)
+        except _USER_ERRORS as exc:  # the user's code: any error is theirs
             raise InputError("SCRIPT_FAILED", which=PREPROCESSOR, path=path, reason=_one_line(exc)) from None
         for row in result if isinstance(result, list) else ([] if result is None else [result]):
             if not isinstance(row, dict):
@@ -226,7 +244,17 @@ def _rows(handler: Callable[[object], object], records: Iterator[object], path: 
                     "SCRIPT_FAILED", which=PREPROCESSOR, path=path,
                     reason=f"preprocess_handler returned {type(row).__name__}, not a dict",
                 )
-            yield {str(k): _cell(v) for k, v in row.items()}
+            cells = {}
+            for key, value in row.items():
+                try:
+                    cells[str(key)] = _cell(value)
+                except (TypeError, ValueError, RecursionError) as exc:  # not JSON: a tuple key, a cycle, too deep
+                    raise InputError(
+                        "SCRIPT_FAILED", which=PREPROCESSOR, path=path,
+                        reason=f"preprocess_handler returned a value for {str(key)!r} that cannot be written as JSON "
+                               f"({_one_line(exc)})",
+                    ) from None
+            yield cells
 
 
 @dataclass(frozen=True)

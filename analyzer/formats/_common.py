@@ -85,7 +85,10 @@ def number(value: Any, where: str) -> float:
     """A JSON number as a double; strings that Java/Python read as doubles (Jackson writes
     ``"NaN"``, ``"Infinity"``) are accepted too."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError(f"{where} is out of the range of a double") from None
     if isinstance(value, str):
         try:
             return float(value)

@@ -1,6 +1,7 @@
 """``statistics.json`` (data quality), version 0.0."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..model import (
@@ -75,10 +76,18 @@ def to_dict(stats: Statistics) -> dict:
 
 def _common_from_dict(d: Any, where: str) -> CommonStatistics:
     common = require(d, "common", dict, where)
-    return CommonStatistics(
-        int(require(common, "num_present", NUMBER, where + ".common")),
-        int(require(common, "num_missing", NUMBER, where + ".common")),
-    )
+    return CommonStatistics(*(
+        _count(require(common, key, NUMBER, where + ".common"), f"{where}.common.{key}")
+        for key in ("num_present", "num_missing")
+    ))
+
+
+def _count(value: Any, where: str) -> int:
+    """A count: a finite JSON number (``1e400`` or ``NaN`` is not one)."""
+    count = number(value, where)
+    if not math.isfinite(count):
+        raise ValueError(f"{where} must be a finite number, not {value!r}")
+    return int(count)
 
 
 def _numerical_from_dict(d: Any, where: str) -> NumericalStatistics:
@@ -125,7 +134,7 @@ def _string_from_dict(d: Any, where: str) -> StringStatistics:
             here = f"{at}.buckets[{i}]"
             if not isinstance(b, dict) or "value" not in b:
                 raise ValueError(f"{here} must be an object with a value and a count, not {kind(b)}")
-            buckets.append(CategoricalBucket(str(b["value"]), int(number(require(b, "count", NUMBER, here), f"{here}.count"))))
+            buckets.append(CategoricalBucket(str(b["value"]), _count(require(b, "count", NUMBER, here), f"{here}.count")))
         buckets = tuple(buckets)
     distinct = optional_number(d, "distinct_count", where)
     return StringStatistics(
