@@ -97,6 +97,24 @@ def number(value: Any, where: str) -> float:
     raise ValueError(f"{where} must be a number, not {kind(value)}" + (f" ({value!r})" if isinstance(value, str) else ""))
 
 
+def threshold(value: Any, where: str) -> float:
+    """A threshold: a number that compares (NaN compares false with everything: a check with
+    it could never fire)."""
+    result = number(value, where)
+    if math.isnan(result):
+        raise ValueError(f"{where} must be a number that compares, not NaN")
+    return result
+
+
+def check_unique_names(names: list[str]) -> None:
+    """Each feature once: with a name twice, which entry a check used would be arbitrary."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise ValueError(f"features[{i}].name {name!r} is also features[{first[name]}].name; a feature is listed once")
+        first[name] = i
+
+
 def optional_number(d: dict, key: str, where: str) -> float | None:
     value = d.get(key)
     return None if value is None else number(value, f"{where}.{key}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Constraints, DistributionConstraints, FeatureConstraints, MonitoringConfig
-from ._common import feature_header, kind, number, optional_list, optional_number, optional_object, require
+from ._common import check_unique_names, feature_header, kind, number, optional_list, optional_object, require, threshold
 
 
 def to_dict(constraints: Constraints) -> dict:
@@ -60,12 +60,12 @@ def _one_of(*allowed: str):
 _SETTINGS = {
     "evaluate_constraints": _enabled,
     "emit_metrics": _enabled,
-    "datatype_check_threshold": number,
-    "domain_content_threshold": number,
+    "datatype_check_threshold": threshold,
+    "domain_content_threshold": threshold,
     "perform_comparison": _enabled,
-    "comparison_threshold": number,
+    "comparison_threshold": threshold,
     "comparison_method": _one_of("Simple", "Robust", "Calibrated"),  # Calibrated: ours
-    "categorical_comparison_threshold": number,
+    "categorical_comparison_threshold": threshold,
     "categorical_drift_method": _one_of("LInfinity", "ChiSquared"),
 }
 _DISTRIBUTION_SETTINGS = (
@@ -100,22 +100,22 @@ def _monitoring_config_from_dict(d: Any) -> MonitoringConfig:
     dd = optional_object(d, "distribution_constraints", where) or {}
     dw = where + ".distribution_constraints"
 
-    def threshold(obj: dict, key: str, at: str, default: float) -> float:
-        value = optional_number(obj, key, at)
-        return default if value is None else value
+    def setting(obj: dict, key: str, at: str, default: float) -> float:
+        value = obj.get(key)
+        return default if value is None else threshold(value, f"{at}.{key}")
 
-    comparison = threshold(dd, "comparison_threshold", dw, defaults.distribution_constraints.comparison_threshold)
+    comparison = setting(dd, "comparison_threshold", dw, defaults.distribution_constraints.comparison_threshold)
     return MonitoringConfig(
         evaluate_constraints=_enabled(d.get("evaluate_constraints", "Enabled"), f"{where}.evaluate_constraints"),
         emit_metrics=_enabled(d.get("emit_metrics", "Enabled"), f"{where}.emit_metrics"),
-        datatype_check_threshold=threshold(d, "datatype_check_threshold", where, defaults.datatype_check_threshold),
-        domain_content_threshold=threshold(d, "domain_content_threshold", where, defaults.domain_content_threshold),
+        datatype_check_threshold=setting(d, "datatype_check_threshold", where, defaults.datatype_check_threshold),
+        domain_content_threshold=setting(d, "domain_content_threshold", where, defaults.domain_content_threshold),
         distribution_constraints=DistributionConstraints(
             perform_comparison=_enabled(dd.get("perform_comparison", "Enabled"), f"{dw}.perform_comparison"),
             comparison_threshold=comparison,
             comparison_method=_SETTINGS["comparison_method"](dd.get("comparison_method", "Robust"), f"{dw}.comparison_method"),
             # The docs: defaults to comparison_threshold when absent (pre-2023 files).
-            categorical_comparison_threshold=threshold(dd, "categorical_comparison_threshold", dw, comparison),
+            categorical_comparison_threshold=setting(dd, "categorical_comparison_threshold", dw, comparison),
             categorical_drift_method=_SETTINGS["categorical_drift_method"](
                 dd.get("categorical_drift_method", "LInfinity"), f"{dw}.categorical_drift_method"
             ),
@@ -148,7 +148,7 @@ def from_dict(d: Any) -> Constraints:
                 found = optional_object(source, key, at)
                 if found is not None:
                     overrides.update(_overrides(found, f"{at}.{key}"))
-        completeness = optional_number(f, "completeness", where)
+        completeness = None if f.get("completeness") is None else threshold(f["completeness"], f"{where}.completeness")
         features.append(
             FeatureConstraints(
                 name=name,
@@ -159,4 +159,5 @@ def from_dict(d: Any) -> Constraints:
                 overrides=overrides,
             )
         )
+    check_unique_names([f.name for f in features])
     return Constraints(tuple(features), _monitoring_config_from_dict(d.get("monitoring_config")))

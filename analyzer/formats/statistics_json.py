@@ -14,7 +14,7 @@ from ..model import (
     StringStatistics,
 )
 from ..sketch import KllSketch
-from ._common import double, doubles, feature_header, kind, number, optional_list, optional_number, optional_object, require
+from ._common import check_unique_names, double, doubles, feature_header, kind, number, optional_list, optional_number, optional_object, require
 
 NUMBER = (int, float)
 
@@ -153,7 +153,7 @@ def from_dict(d: Any) -> Statistics:
     if not isinstance(d, dict):
         raise ValueError("top level must be a JSON object")
     dataset = require(d, "dataset", dict, "statistics")
-    item_count = int(require(dataset, "item_count", NUMBER, "dataset"))
+    item_count = _count(require(dataset, "item_count", NUMBER, "dataset"), "dataset.item_count")
     features = []
     for i, f in enumerate(require(d, "features", list, "statistics")):
         where, name, inferred = feature_header(f, i)
@@ -163,4 +163,5 @@ def from_dict(d: Any) -> Statistics:
         if "string_statistics" in f:
             string = _string_from_dict(f["string_statistics"], where + ".string_statistics")
         features.append(FeatureStatistics(name, inferred, numerical, string))
+    check_unique_names([f.name for f in features])
     return Statistics(item_count, tuple(features))

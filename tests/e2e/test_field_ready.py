@@ -367,6 +367,18 @@ WRONG_SHAPES = {
                                              "monitoring_config.datatype_check_threshold"),
     "distribution_constraints a list": ("constraints", _set("monitoring_config", "distribution_constraints", []),
                                         "monitoring_config.distribution_constraints"),
+    # NaN compares false with every distance: the check could never fire
+    "comparison_threshold NaN": ("constraints", _set("monitoring_config", "distribution_constraints", "comparison_threshold", "NaN"),
+                                 "monitoring_config.distribution_constraints.comparison_threshold"),
+    "override threshold NaN": ("constraints", _set("features", 1, "monitoringConfigOverrides", {"comparison_threshold": "NaN"}),
+                               "features[1].monitoringConfigOverrides.comparison_threshold"),
+    "completeness NaN": ("constraints", _set("features", 1, "completeness", "NaN"), "features[1].completeness"),
+    # a feature twice: which of the two would the check use?
+    "feature twice in constraints": ("constraints", lambda doc: doc["features"][2].update(name=doc["features"][1]["name"]),
+                                     "features[2].name"),
+    "feature twice in statistics": ("statistics", lambda doc: doc["features"][2].update(name=doc["features"][1]["name"]),
+                                    "features[2].name"),
+    "item_count infinite": ("statistics", _set("dataset", "item_count", float("inf")), "dataset.item_count"),
 }
 
 
