@@ -78,7 +78,19 @@ _EMPTY_STRINGS = pa.array([], pa.string())
 
 
 def _as_text(array: pa.Array) -> pa.Array:
-    """Non-string columns as text (dates, decimals, timestamps; nested values as JSON)."""
+    """Non-string columns as text (dates, decimals, timestamps; nested values as JSON; bytes
+    read as UTF-8, as Spark casts binary to string, a value that is not UTF-8 missing)."""
+    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type) or pa.types.is_fixed_size_binary(array.type):
+        try:
+            return pc.cast(array, pa.string())
+        except pa.ArrowInvalid:
+            texts = []
+            for raw in array.to_pylist():
+                try:
+                    texts.append(None if raw is None else raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    texts.append(None)
+            return pa.array(texts, pa.string())
     try:
         return pc.cast(array, pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

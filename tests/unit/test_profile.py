@@ -204,6 +204,18 @@ def test_native_types_from_parquet_like_tables():
     assert {b.value: b.count for b in stats.feature("b").string.buckets} == {"true": 1, "false": 1}
 
 
+@pytest.mark.parametrize("kind", [pa.binary(), pa.large_binary(), pa.binary(2)])
+def test_binary_columns_are_their_utf8_text_and_other_bytes_are_missing(kind):
+    """As Spark casts binary to string: the bytes read as UTF-8. A value that is not UTF-8 is a
+    missing value (as in CSV), and does not turn its batch's other values into Python reprs."""
+    values = [b"12", b"34", b"\xff1", None] if kind != pa.binary(2) else [b"12", b"34", b"\xff1"[:2], None]
+    stats = profile_table(pa.table({"b": pa.array(values, kind)})).statistics
+    feature = stats.feature("b")
+    assert feature.inferred_type is InferredType.INTEGRAL
+    assert feature.common.num_present == 2 and feature.common.num_missing == 2
+    assert feature.numerical.sum == 46.0
+
+
 def _bucket_counts(stats, name):
     return {b.value: b.count for b in stats.feature(name).string.buckets}
 
