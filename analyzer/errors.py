@@ -13,7 +13,7 @@ CODES: Mapping[str, str] = {
     "BASELINE_MISSING": "Baseline {which} file {path} does not exist or cannot be read",
     "CAPTURE_DECODE_FAILED": "Capture record {where} has data that does not decode as {encoding}: {reason}",
     "CAPTURE_TOO_MANY_BAD_LINES": (
-        "{bad} of {total} capture lines are not valid capture records (more than the allowed "
+        "{bad} of {total} {lines} (more than the allowed "
         "{allowed_percent}%); first problem: {example}"
     ),
     "CLOUDWATCH_FAILED": "PutMetricData to namespace {namespace} failed: {reason}",

@@ -1230,11 +1230,18 @@ def _ordered_map(pool: ThreadPoolExecutor, function, items: Iterable, window: in
         yield future.result()
 
 
-def check_bad_lines(bad: int, total: int, max_bad_fraction: float, example: str) -> None:
-    """Skip a few malformed lines; fail past the allowed fraction."""
+CAPTURE_LINES = "capture lines are not valid capture records"
+MERGED_LINES = "merged lines are not valid merged records"
+JSON_LINES = "JSON lines are not JSON records"
+
+
+def check_bad_lines(bad: int, total: int, max_bad_fraction: float, example: str, lines: str = CAPTURE_LINES) -> None:
+    """Skip a few malformed lines; fail past the allowed fraction (``lines`` says which lines
+    were bad, and how)."""
     if total and bad / total > max_bad_fraction:
         raise InputError(
-            "CAPTURE_TOO_MANY_BAD_LINES", bad=bad, total=total, allowed_percent=max_bad_fraction * 100, example=example,
+            "CAPTURE_TOO_MANY_BAD_LINES", bad=bad, total=total, lines=lines, allowed_percent=max_bad_fraction * 100,
+            example=example,
         )
 
 

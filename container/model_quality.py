@@ -31,7 +31,7 @@ from analyzer.errors import InputError
 from analyzer.report import render_model_quality_html
 
 from . import params
-from .capture import OUTPUT, check_bad_lines, files_in_window, instants, iso, object_lines, parse_time, payload_records, read_json_lines, read_lines
+from .capture import MERGED_LINES, OUTPUT, check_bad_lines, files_in_window, instants, iso, object_lines, parse_time, payload_records, read_json_lines, read_lines
 from .config import CsvFormat, JobConfig, JsonFormat, MergeFormat, ModelQualityParams
 from .dataset import Dataset, list_data_files, open_stream, read_dataset
 from .exit_message import completed
@@ -442,7 +442,7 @@ def gather_merged(config: JobConfig) -> Gathered:
             file_of.append(np.full(len(rows_lines), file_index, np.int32))
             line_of.append(rows_lines + lines.first_line)
     example = first_bad[0] if first_bad else None
-    check_bad_lines(bad, total, config.capture_max_bad_fraction, example or "?")
+    check_bad_lines(bad, total, config.capture_max_bad_fraction, example or "?", MERGED_LINES)
     if bad:
         log.warning("Skipped %d of %d merged records that could not be used; first: %s", bad, total, example)
     files_at, lines_at = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (file_of, line_of))
@@ -510,7 +510,7 @@ def gather_merged_on_spark(spark, config: JobConfig) -> Gathered:
     bad = int(pc.sum(is_bad).as_py() or 0)
     first = int(np.argmax(is_bad.to_numpy(zero_copy_only=False))) if bad else None
     example = f"{table.column('file')[first].as_py()}: {bad_column[first].as_py()}" if bad else None
-    check_bad_lines(bad, total, config.capture_max_bad_fraction, example or "?")
+    check_bad_lines(bad, total, config.capture_max_bad_fraction, example or "?", MERGED_LINES)
     records = table.filter(pc.is_null(bad_column))
     if not records.num_rows:
         _no_merged_records(config, total, len(files))

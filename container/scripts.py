@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from analyzer.errors import InputError
 
-from .capture import CaptureRules, Origin, check_bad_lines, files_in_window, read_lines, screen, string_array
+from .capture import CAPTURE_LINES, JSON_LINES, CaptureRules, Origin, check_bad_lines, files_in_window, read_lines, screen, string_array
 from .config import CaptureFormat, CsvFormat, JsonFormat
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,8 @@ def preprocess(files: Sequence[str], config, baseline_names: Sequence[str]) -> P
     keys = set().union(*rows) if rows else set()
     names = tuple([n for n in baseline_names if n in keys] + sorted(keys - set(baseline_names)))
     log.info("Preprocessor produced %d rows from %d lines; %d lines were not valid records", len(rows), counts.lines, counts.bad)
-    check_bad_lines(counts.bad, counts.lines, config.capture_max_bad_fraction, counts.example or "?")
+    check_bad_lines(counts.bad, counts.lines, config.capture_max_bad_fraction, counts.example or "?",
+                    CAPTURE_LINES if isinstance(fmt, CaptureFormat) else JSON_LINES)
     return PreprocessedRows(names, _batches(rows, names), len(rows), counts.lines, counts.bad)
 
 

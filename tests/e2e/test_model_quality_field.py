@@ -110,7 +110,8 @@ def test_a_merged_line_nested_deeper_than_the_json_parser_goes(job_env, tmp_path
     baseline = binary_baseline(job_env, tmp_path)
     src = write_merged(tmp_path / "merged", ["[" * 100_000] + [merged_line(a, f"{p}", T0) for a, p in zip(LABELS, SCORES)])
     env = monitoring_env({**job_env, "output_path": str(tmp_path / "report")}, baseline, dataset_source=str(src))
-    failed(*run(env), "[CAPTURE_TOO_MANY_BAD_LINES]", "1 of 9", f"{merged_file(src)} line 1: not JSON")
+    failed(*run(env), "[CAPTURE_TOO_MANY_BAD_LINES]", "1 of 9 merged lines are not valid merged records",
+           f"{merged_file(src)} line 1: not JSON")
 
 
 def test_ground_truth_attribute_naming_a_key_the_label_lacks(job_env, tmp_path):

@@ -83,6 +83,17 @@ def test_bad_capture_lines_past_the_budget_fail(tmp_path):
     assert "line 2 of" in str(failed.value) and "c.jsonl: not JSON ('not json')" in str(failed.value)
 
 
+def test_bad_json_lines_of_a_dataset_past_the_budget_fail_naming_json_lines(tmp_path):
+    """A JSON Lines dataset's lines are not capture lines: the message says which lines."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.jsonl").write_text('{"x": 1}\nnot json\n')
+    config = _config(tmp_path, JsonFormat(lines=True), "def preprocess_handler(r):\n    return r\n")
+    with pytest.raises(InputError) as failed:
+        preprocess(preprocessed_files(config), config, [])
+    assert str(failed.value).startswith("[CAPTURE_TOO_MANY_BAD_LINES] 1 of 2 JSON lines are not JSON records")
+    assert "line 2 of" in str(failed.value)
+
+
 def test_csv_lines_as_the_csv_reader_reads_them(tmp_path):
     """Raw lines with their line break; blank lines skipped; each file's first non-blank line is
     its header (a data line equal to a header is data)."""
