@@ -1084,7 +1084,9 @@ def decode(lines: pa.StringArray, rules: CaptureRules, origin: Origin = Origin()
 
 
 def _encoding_of(values: list[tuple]) -> str:
-    return " and ".join(f"{e} ({ct or 'no content type'})" for d, e, ct in values if d is not None)
+    """The sides' encodings, each once: ``CSV (text/csv)``, ``CSV (text/csv) and JSON (...)``."""
+    named = [f"{e} ({ct or 'no content type'})" for d, e, ct in values if d is not None]
+    return " and ".join(dict.fromkeys(named))
 
 
 def summarize(lines: pa.StringArray, rules: CaptureRules, origin: Origin = Origin()) -> CaptureSummary:
@@ -1254,7 +1256,7 @@ def check_summary(s: CaptureSummary, source: str, start: datetime | None, end: d
         example = s.undecodable_example
         raise InputError(
             "CAPTURE_DECODE_FAILED",
-            where=f"{example.where if example else '?'} (and {s.undecodable - 1} more)",
+            where=(example.where if example else "?") + (f" (and {s.undecodable - 1} more)" if s.undecodable > 1 else ""),
             encoding=example.encoding if example and example.encoding else "its declared encoding and content type",
             reason=f"{example.reason if example else '?'}; {s.undecodable} of {usable} records undecodable",
         )

@@ -441,6 +441,14 @@ def test_budget_checks():
         "[CAPTURE_DECODE_FAILED] Capture record eventId e1 (line 1 of c.jsonl) (and 1 more) has data that does not "
         "decode as BASE64 (text/csv): endpointInput: invalid base64; 2 of 10 records undecodable"
     )
+    # One undecodable record: no "(and 0 more)"; both sides CSV of one content type: named once.
+    wide = ",".join(["1"] * 1001)
+    one = _decode([_line(_side("OUTPUT", "0"), _side("INPUT", wide), event_id="e1")] + [_line(_side("OUTPUT", "0"), _side("INPUT", "1"))] * 3)[0]
+    with pytest.raises(InputError) as failed:
+        check_summary(one, "src", None, None, 0.1)
+    assert str(failed.value).startswith(
+        "[CAPTURE_DECODE_FAILED] Capture record eventId e1 (line 1 of c.jsonl) has data that does not decode as "
+        "CSV (text/csv): "), str(failed.value)
     with pytest.raises(InputError) as empty:
         check_summary(replace(ok, records=0, bad_lines=0), "src", datetime(2024, 3, 5, 11, tzinfo=UTC), None, 0.01)
     assert str(empty.value) == "[NO_CAPTURE_IN_WINDOW] No capture records found between 2024-03-05T11:00:00Z and (open) in src"
