@@ -740,6 +740,15 @@ def _parquet_batches(path: str, names: tuple[str, ...], progress: Progress | Non
 
 
 # ------------------------------------------------------------------ entry point
+def empty_because(fmt) -> str:
+    """Why a dataset of this format can have no records, for DATASET_EMPTY."""
+    if isinstance(fmt, JsonFormat):
+        return "empty files, or no line that is a JSON object" if fmt.lines else "empty files, or no JSON object"
+    if isinstance(fmt, ParquetFormat):
+        return "files without rows"
+    return "header only or empty files"
+
+
 def read_dataset(source: str, fmt) -> Dataset:
     """The files under ``source`` and the names of their columns (no data is read yet)."""
     sizes = data_file_sizes(source)
@@ -755,7 +764,7 @@ def read_dataset(source: str, fmt) -> Dataset:
     else:
         raise InputError("DATASET_FORMAT_UNSUPPORTED", name=type(fmt).__name__, supported="csv, json, parquet")
     if not names:
-        raise InputError("DATASET_EMPTY", source=source, detail=" (no columns: header only or empty files)")
+        raise InputError("DATASET_EMPTY", source=source, detail=f" (no columns: {empty_because(fmt)})")
     return Dataset(source, tuple(files), fmt, tuple(names), tuple(sizes.values()))
 
 

@@ -16,7 +16,7 @@ from analyzer.report import render_html
 
 from . import params
 from .config import JobConfig
-from .dataset import Dataset, read_dataset, use_system_allocator
+from .dataset import Dataset, empty_because, read_dataset, use_system_allocator
 from .outputs import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def run_baseline(drivers: Drivers, config: JobConfig, writer: ReportWriter) -> J
         result = drivers.profile(read_dataset(config.dataset_source, config.dataset_format))
     log_data_quality(result)
     if result.statistics.item_count == 0:
-        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=" (header only or empty files)")
+        raise InputError("DATASET_EMPTY", source=config.dataset_source, detail=f" ({empty_because(config.dataset_format)})")
     monitoring = MonitoringConfig(
         distribution_constraints=DistributionConstraints(
             categorical_drift_method=config.categorical_drift_method or "LInfinity",

@@ -317,3 +317,12 @@ def test_output_path_inside_the_dataset_folder(tmp_path):
     out = completed(run_job(tmp_path, dataset_source=data, dataset_format=JSON_LINES, output_path=data / "_reports"))
     assert read_json(out / "statistics.json")["dataset"]["item_count"] == 10
     completed(run_job(tmp_path, dataset_source=data, dataset_format=JSON_LINES, output_path=data / "_reports"))
+
+
+def test_a_json_lines_dataset_of_malformed_lines_says_so(tmp_path):
+    """Not "header only or empty files", which is about CSV."""
+    src = tmp_path / "d.jsonl"
+    src.write_text("not json\n[1, 2]\n")
+    message = assert_failed(run_job(tmp_path, dataset_source=src, dataset_format='{"json": {"lines": true}}'),
+                            "[DATASET_EMPTY]", "no line that is a JSON object")
+    assert "header" not in message
