@@ -186,7 +186,8 @@ def _run_job(environ: Mapping[str, str], paths: Paths, state: _JobState) -> None
             state.writer.discard()
         state.message, state.code = exit_message.failed(str(exc)), exc.exit_code
         state.cause = exc.__cause__
-    except Exception as exc:  # our bug: still a one-line reason, and the traceback in the log
+    except BaseException as exc:  # our bug: still a one-line reason, and the traceback in the log
+        # (BaseException: this is the job's worker thread; signals are the main thread's)
         if state.writer:
             state.writer.discard()
         state.message = exit_message.failed(str(AlgorithmError("INTERNAL", reason=f"{type(exc).__name__}: {exc}")))

@@ -86,9 +86,10 @@ def run_postprocessor(path: str) -> None:
         raise InputError("SCRIPT_FAILED", which=POSTPROCESSOR, path=path, reason=_one_line(exc)) from None
 
 
-# What users' code may raise; the job runs in a worker thread, so SystemExit (sys.exit()) and
-# KeyboardInterrupt there come from the script, never from a signal (the main thread gets those).
-_USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+# What users' code may raise: anything. The job runs in a worker thread, so SystemExit
+# (sys.exit()), KeyboardInterrupt or another BaseException there comes from the script, never
+# from a signal (the main thread gets those).
+_USER_ERRORS = (BaseException,)
 
 
 def _user_output():

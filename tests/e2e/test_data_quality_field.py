@@ -244,6 +244,8 @@ PREPROCESSORS = {
     "sys.exit in the handler": ("import sys\ndef preprocess_handler(r):\n    sys.exit(3)\n", "failed: SystemExit: 3"),
     "sys.exit on import": ("import sys\nsys.exit(1)\n", "failed: SystemExit: 1"),
     "KeyboardInterrupt": ("def preprocess_handler(r):\n    raise KeyboardInterrupt()\n", "failed: KeyboardInterrupt"),
+    "a bare BaseException": ("class Odd(BaseException):\n    pass\ndef preprocess_handler(r):\n    raise Odd('odd')\n",
+                             "failed: Odd: odd"),
 }
 
 
