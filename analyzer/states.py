@@ -77,6 +77,19 @@ class ColumnBatch:
 _EMPTY_STRINGS = pa.array([], pa.string())
 
 
+def utf8_text(array: pa.Array, kind: pa.DataType = pa.string()) -> tuple[pa.Array, int]:
+    """Bytes (a binary array, or a string array viewed as one) as text of type ``kind``: a value
+    that is not UTF-8 becomes missing. Returns the text and how many values were not UTF-8."""
+    texts, bad = [], 0
+    for raw in array.to_pylist():
+        try:
+            texts.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(None)
+            bad += 1
+    return pa.array(texts, kind), bad
+
+
 def _as_text(array: pa.Array) -> pa.Array:
     """Non-string columns as text (dates, decimals, timestamps; nested values as JSON; bytes
     read as UTF-8, as Spark casts binary to string, a value that is not UTF-8 missing)."""
@@ -84,13 +97,7 @@ def _as_text(array: pa.Array) -> pa.Array:
         try:
             return pc.cast(array, pa.string())
         except pa.ArrowInvalid:
-            texts = []
-            for raw in array.to_pylist():
-                try:
-                    texts.append(None if raw is None else raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    texts.append(None)
-            return pa.array(texts, pa.string())
+            return utf8_text(array)[0]
     try:
         return pc.cast(array, pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

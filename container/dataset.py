@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from analyzer import DatasetProfile, ProfileOptions
 from analyzer.errors import InputError
 from analyzer.profile import Profiler
+from analyzer.states import utf8_text
 
 from . import storage
 from .config import CsvFormat, JsonFormat, ParquetFormat
@@ -493,14 +494,10 @@ def _valid_utf8(data: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
         except pa.ArrowInvalid:
             pass
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            values = []
-            for raw in column.view(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()).to_pylist():
-                try:
-                    values.append(None if raw is None else raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    values.append(None)
-                    bad += 1
-            columns.append(pa.array(values, column.type))
+            raw = column.view(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary())
+            text, undecodable = utf8_text(raw, column.type)
+            columns.append(text)
+            bad += undecodable
             continue
         # Nested or dictionary-encoded values (Parquet): a value holding such bytes is missing.
         keep = []

@@ -22,8 +22,8 @@ import pytest
 from container import cli
 from tests.capture_tools import record, times
 from tests.conftest import read_json
-from tests.e2e.test_field_ready import (
-    CAPTURE_FORMAT, CSV_HEADER, H11, WINDOW, assert_failed, completed, make_frame, run_job, write_hour,
+from tests.e2e.test_field_ready import (  # noqa: F401 (baseline: a fixture)
+    CAPTURE_FORMAT, CSV_HEADER, H11, WINDOW, assert_failed, baseline, completed, make_frame, run_job, write_hour,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -37,14 +37,6 @@ def _features(out: Path) -> dict[str, dict]:
 
 def _common(feature: dict) -> dict:
     return (feature.get("numerical_statistics") or feature["string_statistics"])["common"]
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("dq_baseline")
-    make_frame(500, 1).to_csv(base / "train.csv", index=False)
-    completed(run_job(base, dataset_source=base / "train.csv", dataset_format=CSV_HEADER))
-    return base / "out"
 
 
 # ------------------------------------------------------------------ CSV dialects
