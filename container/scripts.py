@@ -235,8 +235,7 @@ def _rows(handler: Callable[[object], object], records: Iterator[object], path: 
     """The handler's rows, values as text."""
     for record in records:
         try:
-            with _user_output():
-                result = handler(record)
+            result = handler(record)
         except _USER_ERRORS as exc:  # the user's code: any error is theirs
             raise InputError("SCRIPT_FAILED", which=PREPROCESSOR, path=path, reason=_one_line(exc)) from None
         for row in result if isinstance(result, list) else ([] if result is None else [result]):
@@ -298,7 +297,8 @@ def preprocess(files: Sequence[str], config, baseline_names: Sequence[str]) -> P
         records = _json_records(files, counts)
     else:
         records = _csv_records(files, fmt.header, counts)
-    rows = list(_rows(_handler(path), records, path))
+    with _user_output():  # around every call of the handler, entered once
+        rows = list(_rows(_handler(path), records, path))
     keys = set().union(*rows) if rows else set()
     names = tuple([n for n in baseline_names if n in keys] + sorted(keys - set(baseline_names)))
     log.info("Preprocessor produced %d rows from %d lines; %d lines were not valid records", len(rows), counts.lines, counts.bad)
